@@ -1,0 +1,357 @@
+"""The application factory: configuration, extensions, blueprints, security headers, errors, CLI."""
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import peewee
+import redis
+from flask import Flask, abort, g, request, send_from_directory, session
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError
+from jinja2 import StrictUndefined
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import ROOT, Config
+from extensions import babel, csrf, limiter, login_manager
+from models import User, db, open_database
+from services import passwords
+from services.sessions import live_session
+
+STATIC_DIR = ROOT / "static"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(config=None):
+    app = Flask(__name__, static_folder=None, template_folder=str(ROOT / "templates"))
+    app.config.from_object(Config)
+    app.config.update(config or {})
+    Path(app.config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or instance_secret(app.config["INSTANCE_PATH"])
+    https = app.config["HTTPS"]
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-session" if https else "kabinet_session",
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]),
+    )
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    if app.testing:
+        app.jinja_env.undefined = StrictUndefined
+
+    # Tests hand in one Database for the whole run; otherwise it is opened from DATABASE_URL.
+    db.initialize(app.config.get("DATABASE") or open_database(app.config["DATABASE_URL"]))
+    passwords.configure(app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_TIME_COST"])
+
+    init_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_errors(app)
+    register_cli(app)
+    app.jinja_env.globals.update(asset_url=asset_url, languages=app.config["LANGUAGES"])
+    app.context_processor(lambda: {"current_locale": str(get_locale())})
+    return app
+
+
+def instance_secret(instance_path):
+    """A per-installation secret key kept in instance/secret_key, made on first run."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def init_extensions(app):
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # sessions are checked against their server-side record instead
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+
+
+def register_blueprints(app):
+    from blueprints import account, admin, auth, mail_servers, profile, security
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(profile.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(mail_servers.bp)
+    app.register_blueprint(security.bp)
+
+
+def select_locale():
+    if current_user and current_user.is_authenticated and current_user.language:
+        return current_user.language
+    if session.get("lang") in Config.LANGUAGES:
+        return session["lang"]
+    return request.accept_languages.best_match(Config.LANGUAGES) or "en"
+
+
+def select_timezone():
+    if current_user and current_user.is_authenticated:
+        from services.region import zone_for_country
+
+        return current_user.time_zone or zone_for_country(current_user.country)
+    return None
+
+
+def load_user(user_id):
+    """The signed-in person, if their session record is still open and their account enabled."""
+    from flask import current_app
+
+    if not user_id.isdigit() or g.get("backend_down"):
+        return None
+    cfg = current_app.config
+    record = live_session(
+        session.get("sid"),
+        int(user_id),
+        idle=timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
+        absolute=timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]),
+        # A poller (e.g. the mail-server status cells) must not keep an unattended page signed in.
+        touch=request.headers.get("X-Background-Poll") != "1",
+    )
+    if record is None or not record.user.is_active:
+        return None
+    user = record.user
+    g.user_session = record
+    return user
+
+
+def unauthorized():
+    """Not signed in: a full page goes to the sign-in page; htmx is told to navigate there."""
+    from flask import make_response, redirect, url_for
+
+    from blueprints import is_htmx
+
+    target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    if is_htmx():
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+# --- static files with content-hashed names -------------------------------------------------
+
+_asset_hashes = {}
+
+
+def asset_hash(filename):
+    path = STATIC_DIR / filename
+    key = (filename, path.stat().st_mtime_ns)
+    if key not in _asset_hashes:
+        _asset_hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    return _asset_hashes[key]
+
+
+def asset_url(filename):
+    """/static/css/app.<hash>.css: the name changes with the content, so it can be cached for a year."""
+    stem, dot, ext = filename.rpartition(".")
+    return f"/static/{stem}.{asset_hash(filename)}.{ext}"
+
+
+def serve_asset(filename):
+    stem, _dot, ext = filename.rpartition(".")
+    base, _dot, digest = stem.rpartition(".")
+    real = f"{base}.{ext}"
+    if not base or not (STATIC_DIR / real).is_file() or asset_hash(real) != digest:
+        abort(404)
+    response = send_from_directory(STATIC_DIR, real, max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+# --- request hooks ----------------------------------------------------------------------------
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def register_request_hooks(app):
+    app.add_url_rule("/static/<path:filename>", "static", serve_asset)
+
+    @app.before_request
+    def connect_db():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def release_db(_exc):
+        if db.is_closed():
+            return
+        try:
+            db.close()  # returns the connection to the pool; it is not re-opened per request
+        except peewee.PeeweeException as exc:
+            # A connection broken under us (database restarted): peewee has already dropped it.
+            logging.getLogger(__name__).warning("dropped a broken database connection: %s", exc)
+
+    @app.before_request
+    def refuse_cross_site_writes():
+        """SECURITY.md 17: a POST from another site is refused even before CSRF is checked."""
+        if request.method not in UNSAFE_METHODS:
+            return
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            abort(403)
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
+            abort(403)
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["X-Frame-Options"] = "DENY"
+        if app.config["HTTPS"]:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint != "static":
+            headers.add("Vary", "HX-Request")
+            if "Cache-Control" not in headers:
+                headers["Cache-Control"] = "no-store"
+        return response
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def error_message(code):
+    return {
+        400: _("The request could not be understood. Check the form and try again."),
+        403: _("You do not have access to this page, or the form has expired. Reload the page and try again."),
+        404: _("This page does not exist."),
+        405: _("This action is not available here."),
+        413: _("The upload is too large."),
+        429: _("Too many requests. Wait a little and try again."),
+        500: _("Something went wrong on our side. Your data is safe; please try again."),
+        503: _("The service is briefly unavailable. Please try again in a moment."),
+    }.get(code, _("Something went wrong. Please try again."))
+
+
+def error_response(code, message=None):
+    from flask import make_response
+
+    from blueprints import render, wants_fragment
+
+    response = render("errors/error.html", block="error", status=code, code=code, message=message or error_message(code))
+    if wants_fragment():
+        # Errors go to the page's message area instead of replacing the small part that asked.
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return make_response(response)
+
+
+def register_errors(app):
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_exc):
+        return error_response(403, _("The form has expired. Reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if exc.code in (301, 302, 303, 307, 308):
+            return exc
+        return error_response(exc.code or 500)
+
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(peewee.InterfaceError)
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    def backend_unavailable(exc):
+        """PostgreSQL restarting or Redis down: a translated 503, and the next request tries again."""
+        logging.getLogger(__name__).error("backend unavailable: %s", exc)
+        # Render the message as for a visitor: nothing on the error page may ask the database again.
+        g.backend_down = True
+        g._login_user = login_manager.anonymous_user()
+        return error_response(503)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        logging.getLogger(__name__).exception("unhandled error")
+        return error_response(500)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def register_cli(app):
+    @app.cli.group("db")
+    def db_group():
+        """Database schema commands."""
+
+    @db_group.command("upgrade")
+    def db_upgrade():
+        """Apply pending migrations."""
+        import migrations
+
+        applied = migrations.upgrade(db.obj)
+        click.echo(f"Applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+    @app.cli.command("demo")
+    @click.option("--if-empty", is_flag=True, help="Only when the database has no users yet.")
+    def demo(if_empty):
+        """Load the demo organization and its people, and print their sign-ins."""
+        from services.demo import load_demo
+
+        if if_empty and User.select().exists():
+            click.echo("Demo data already loaded. Sign in with:")
+        else:
+            load_demo()
+            click.echo("Demo data loaded. Sign in with:")
+        from services.demo import DEMO_PEOPLE
+
+        for email, password, role in DEMO_PEOPLE:
+            click.echo(f"  {role:<10} {email}  /  {password}")
+
+    @app.cli.command("rotate-key")
+    def rotate_key():
+        """Re-encrypt stored third-party secrets with the first ENCRYPTION_KEY (README: rotating the key)."""
+        from models import BaseModel, EncryptedField
+        from services import crypto
+
+        models, todo = [], list(BaseModel.__subclasses__())
+        while todo:
+            models.append(todo.pop())
+            todo.extend(models[-1].__subclasses__())
+        columns = [(m, f) for m in models for f in m._meta.sorted_fields if isinstance(f, EncryptedField)]
+        with db.connection_context(), db.atomic():
+            rotated, unreadable = crypto.rotate_columns(columns, app.config)
+        click.echo(f"Re-encrypted {rotated} secret(s) in {len(columns)} column(s) with the first key.")
+        if unreadable:
+            click.echo(f"No configured key opens {len(unreadable)} secret(s), left unchanged: {', '.join(unreadable)}")
+            raise SystemExit(1)
+
+    @app.cli.command("serve")
+    @click.option("--host", envvar="HOST", default="127.0.0.1")
+    @click.option("--port", envvar="PORT", default=5000, type=int)
+    def serve(host, port):
+        """Development server with the scheduler running in the same process."""
+        from werkzeug.serving import run_simple
+
+        from services.scheduler import start_in_background
+
+        start_in_background(app)
+        click.echo(f"Kabinet on http://{host}:{port}/")
+        run_simple(host, port, app, threaded=True)
+
+    @app.cli.command("scheduler")
+    def scheduler():
+        """Run the background jobs alone (production: one such process, web workers run none)."""
+        from services.scheduler import run_scheduler_forever
+
+        run_scheduler_forever(app)

@@ -1,0 +1,59 @@
+"""Helpers every blueprint shares: full page or fragment rendering, htmx detection, safe redirects."""
+from urllib.parse import urlsplit
+
+from flask import current_app, make_response, redirect, render_template, request, url_for
+
+
+def is_htmx():
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_fragment():
+    """An htmx request that swaps part of a page (not a boosted link, not a history restore)."""
+    return (
+        is_htmx()
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render_blocks(template_name, blocks, **context):
+    """Render named blocks of a page template alone, in order (for htmx fragments and OOB parts)."""
+    current_app.update_template_context(context)
+    env = current_app.jinja_env
+    parts = []
+    for block in blocks:
+        template = env.get_template(template_name)
+        if block not in template.blocks:  # a part of the frame, e.g. the top bar's label
+            template = env.get_template("base.html")
+        parts.append("".join(template.blocks[block](template.new_context(context))))
+    return "".join(parts)
+
+
+def render(template_name, block=None, status=200, oob=(), **context):
+    """One URL, two answers: the whole page, or for an htmx request its `block` plus `oob` blocks."""
+    if block and wants_fragment():
+        html = render_blocks(template_name, [block], **context)
+        if oob:
+            html += render_blocks(template_name, list(oob), oob=True, **context)
+    else:
+        html = render_template(template_name, **context)
+    return make_response(html, status)
+
+
+def safe_next(target, default_endpoint="profile.personal_data"):
+    """`target` when it is a local path, else the default page (no open redirects)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for(default_endpoint)
+
+
+def see_other(location):
+    """Redirect after a POST; for htmx, let htmx follow it as a full navigation."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)

@@ -1,0 +1,166 @@
+"""Client tags (add, rename, delete) and the client registry: list and JSON with tag/country
+visibility and masking, CSV import."""
+from babel import Locale
+from flask import abort, flash, jsonify, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from models import ClientTag
+from services import audit
+from services.clients import ImportErrors, client_views, import_clients, parse_clients_csv, visible_clients
+from services.permissions import has_permission, permission_required
+
+from .. import render, see_other
+from ..forms import Form, max_length, required
+from . import bp, client_meta, me, own
+
+CSV_MAX_BYTES = 2 * 1024 * 1024
+PAGE_SIZE = 50
+
+
+class TagForm(Form):
+    caption = StringField(_l("Caption"), validators=[required(), max_length(60)])
+
+    def __init__(self, *args, tag=None, **kwargs):
+        self.tag = tag
+        super().__init__(*args, **kwargs)
+
+    def validate_caption(self, field):
+        clash = ClientTag.select().where(ClientTag.organization == me().organization_id, ClientTag.caption == field.data)
+        if self.tag is not None:
+            clash = clash.where(ClientTag.id != self.tag.id)
+        if clash.exists():
+            raise ValidationError(_l("A tag with this caption already exists."))
+
+
+class ClientImportForm(Form):
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a file."))])
+
+
+def tags_page(form=None, edit=None, edit_form=None, status=200):
+    tags = ClientTag.select().where(ClientTag.organization == me().organization_id).order_by(ClientTag.caption)
+    return render(
+        "admin/client_tags.html",
+        block="tags_card",
+        status=status,
+        tags=list(tags),
+        form=form or TagForm(formdata=None),
+        edit=edit,
+        edit_form=edit_form or (TagForm(formdata=None, tag=edit, data={"caption": edit.caption}) if edit else None),
+    )
+
+
+@bp.get("/client-tags")
+@permission_required("tags.manage")
+def client_tags():
+    edit = None
+    if request.args.get("edit", "").isdigit() and len(request.args["edit"]) < 12:
+        edit = own(ClientTag, int(request.args["edit"]))
+    return tags_page(edit=edit)
+
+
+@bp.post("/client-tags")
+@permission_required("tags.manage")
+def create_tag():
+    form = TagForm()
+    if not form.validate_on_submit():
+        return tags_page(form=form, status=422)
+    tag = ClientTag.create(organization=me().organization_id, caption=form.caption.data)
+    audit.record("client_tag.created", actor=me(), target=tag.caption, **client_meta())
+    flash(_("Tag “%(caption)s” added.", caption=tag.caption), "success")
+    return see_other(url_for("admin.client_tags"))
+
+
+@bp.post("/client-tags/<int:tag_id>")
+@permission_required("tags.manage")
+def rename_tag(tag_id):
+    tag = own(ClientTag, tag_id)
+    form = TagForm(tag=tag)
+    if not form.validate_on_submit():
+        return tags_page(edit=tag, edit_form=form, status=422)
+    old = tag.caption
+    ClientTag.update(caption=form.caption.data).where(ClientTag.id == tag.id).execute()
+    audit.record("client_tag.renamed", actor=me(), target=form.caption.data, old_caption=old, **client_meta())
+    flash(_("Tag renamed to “%(caption)s”.", caption=form.caption.data), "success")
+    return see_other(url_for("admin.client_tags"))
+
+
+@bp.post("/client-tags/<int:tag_id>/delete")
+@permission_required("tags.manage")
+def delete_tag(tag_id):
+    tag = own(ClientTag, tag_id)
+    if not Form().validate_on_submit():
+        abort(400)
+    tag.delete_instance()
+    audit.record("client_tag.deleted", actor=me(), target=tag.caption, **client_meta())
+    flash(_("Tag “%(caption)s” deleted.", caption=tag.caption), "success")
+    return see_other(url_for("admin.client_tags"))
+
+
+# --- clients --------------------------------------------------------------------------------
+
+
+def after_param():
+    value = request.args.get("after", "")
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+def country_codes():
+    return {code for code in Locale("en").territories if len(code) == 2 and code.isalpha()}
+
+
+def clients_page(import_form=None, import_errors=None, status=200, block="clients_table"):
+    user = me()
+    rows = visible_clients(user, after_id=after_param(), limit=PAGE_SIZE + 1)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return render(
+        "admin/clients.html",
+        block=block,
+        status=status,
+        clients=client_views(user, rows),
+        next_after=rows[-1].id if more else None,
+        first_page=after_param() is None,
+        can_import=has_permission(user, "clients.import"),
+        import_form=import_form or ClientImportForm(formdata=None),
+        import_errors=import_errors,
+    )
+
+
+@bp.get("/clients")
+@permission_required("clients.view")
+def clients():
+    return clients_page()
+
+
+@bp.get("/clients.json")
+@permission_required("clients.view")
+def clients_json():
+    """The same list for scripts: visibility and masking apply exactly as on the page."""
+    user = me()
+    rows = visible_clients(user, after_id=after_param(), limit=PAGE_SIZE + 1)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return jsonify({"clients": client_views(user, rows), "next_after": rows[-1].id if more else None})
+
+
+@bp.post("/clients/import")
+@permission_required("clients.import")
+def import_clients_csv():
+    form = ClientImportForm()
+    if not form.validate_on_submit():
+        return clients_page(import_form=form, status=422, block="import_card")
+    raw = form.file.data.read(CSV_MAX_BYTES + 1)
+    try:
+        if len(raw) > CSV_MAX_BYTES:
+            raise ImportErrors([(0, _("The file is larger than 2 MB."))])
+        rows = parse_clients_csv(raw, me().organization_id, country_codes())
+    except ImportErrors as problem:
+        return clients_page(import_form=form, import_errors=problem.errors, status=422, block="import_card")
+    count = import_clients(me().organization_id, rows)
+    audit.record("clients.imported", actor=me(), target=form.file.data.filename or "", count=count, **client_meta())
+    flash(_("%(n)d client(s) imported.", n=count), "success")
+    return see_other(url_for("admin.clients"))

@@ -1,0 +1,415 @@
+"""Back-office users: the list (filters, search, sorting, keyset pages), create with "Send to email",
+details and edit, disable, 2FA resets, roles (owner only)."""
+import ipaddress
+from datetime import timedelta
+
+import phonenumbers
+from babel import Locale
+from flask import abort, current_app, flash, request, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import ValidationError
+
+from models import ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
+from models.core import ROLES
+from services import audit, passwords, sessions, tokens
+from services.mailer import MailError, send_app_mail
+from services.permissions import (
+    EVENT_CATALOG,
+    enabled_administrators,
+    has_permission,
+    is_administrator,
+    permission_required,
+)
+
+from .. import render, see_other
+from ..forms import EmailAddress, Form, max_length, required
+from . import bp, client_meta, me, own
+from .fields import MultiCheckboxField
+from .userlist import SORTS, row_details, users_page
+
+INVITE_LIFETIME = timedelta(days=3)
+IP_LIST_MAX = 50
+
+
+def country_choices():
+    territories = Locale.parse(str(get_locale())).territories
+    return sorted(((code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha()), key=lambda x: x[1])
+
+
+def normalize_ip_list(text):
+    """One address or CIDR range per line, normalised; ValidationError naming the first bad line."""
+    lines = [line.strip() for line in (text or "").replace(",", "\n").splitlines() if line.strip()]
+    if len(lines) > IP_LIST_MAX:
+        raise ValidationError(_l("At most %(n)d addresses or ranges.", n=IP_LIST_MAX))
+    result = []
+    for line in lines:
+        try:
+            network = ipaddress.ip_network(line, strict=False)
+        except ValueError:
+            raise ValidationError(_l("“%(value)s” is not an IP address or range.", value=line[:60])) from None
+        result.append(str(network.network_address) if network.num_addresses == 1 else str(network))
+    return "\n".join(dict.fromkeys(result))
+
+
+def normalize_phone(value):
+    if not value:
+        return None
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(_l("Enter the phone number with its country code, like +7 912 345-67-89."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class AccessFields(Form):
+    """Fields shared by the create and the details form."""
+
+    phone = StringField(_l("Phone"), validators=[max_length(30)])
+    groups = MultiCheckboxField(_l("Groups"), coerce=int, choices=[])
+    tags = MultiCheckboxField(_l("Allowed client tags"), coerce=int, choices=[])
+    countries_except = BooleanField(_l("All except"))
+    countries = SelectMultipleField(_l("Countries"), choices=[], default=list)
+    ip_allowlist = TextAreaField(_l("IP whitelist"), validators=[max_length(3000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        org = me().organization_id
+        self.groups.choices = [(g.id, g.name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
+        self.tags.choices = [(t.id, t.caption) for t in ClientTag.select().where(ClientTag.organization == org).order_by(ClientTag.caption)]
+        self.countries.choices = country_choices()
+
+    def validate_phone(self, field):
+        field.data = normalize_phone(field.data)
+
+    def validate_ip_allowlist(self, field):
+        field.data = normalize_ip_list(field.data)
+
+
+class CreateUserForm(AccessFields):
+    full_name = StringField(_l("Name"), validators=[required(), max_length(200)])
+    email = EmailField(_l("E-mail"), validators=[required(), EmailAddress()])
+    send_to_email = BooleanField(_l("Send to email"), default=True)
+
+    def validate_email(self, field):
+        if User.select().where(User.email == field.data).exists():
+            raise ValidationError(_l("A user with this e-mail already exists."))
+
+
+class DetailsForm(AccessFields):
+    telegram_chat_id = StringField(_l("Telegram chat ID"), validators=[max_length(64)])
+    slack_chat_id = StringField(_l("Slack chat ID"), validators=[max_length(64)])
+    subscriptions = MultiCheckboxField(_l("Event notifications"), choices=[])
+    mask_data = BooleanField(_l("Mask data"))
+    status = SelectField(_l("Status"), choices=[])
+    role = SelectField(_l("Role"), choices=[])
+
+    def __init__(self, *args, target_role="employee", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subscriptions.choices = list(EVENT_CATALOG.items())
+        self.status.choices = [("enabled", _l("Enabled")), ("disabled", _l("Disabled"))]
+        # The owner's role is never given or taken here; other people are administrators or employees.
+        self.role.choices = [(r, role_label(r)) for r in ROLES if r != "owner" or target_role == "owner"]
+
+    def validate_telegram_chat_id(self, field):
+        # Telegram chat ids are integers (negative for groups and channels) or @channelname.
+        if field.data and not (field.data.lstrip("-").isdigit() or (field.data.startswith("@") and field.data[1:].replace("_", "").isalnum())):
+            raise ValidationError(_l("A Telegram chat ID is a number like -1001234567890 or a @channel name."))
+
+    def validate_slack_chat_id(self, field):
+        if field.data and not field.data.isalnum():
+            raise ValidationError(_l("A Slack channel ID looks like C0123456789."))
+
+
+def role_label(role):
+    return {"owner": _l("Owner"), "admin": _l("Administrator"), "employee": _l("Employee")}.get(role, role)
+
+
+STATUS_LABELS = {"enabled": _l("Enabled"), "disabled": _l("Disabled")}
+TWO_FACTOR_LABELS = {"off": _l("Disabled"), "email": _l("Email"), "totp": _l("TOTP")}
+
+
+def settings_of(user):
+    return UserAdminSettings.get_or_none(UserAdminSettings.user == user.id) or UserAdminSettings(user=user.id)
+
+
+# --- list -----------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+@permission_required("users.view")
+def users():
+    args = request.args
+    org = me().organization_id
+    sort = args.get("sort") if args.get("sort") in SORTS else "created"
+    descending = args.get("dir", "desc" if sort == "created" else "asc") != "asc"
+    status = args.get("status") if args.get("status") in STATUS_LABELS else ""
+    two_factor = args.get("tfa") if args.get("tfa") in TWO_FACTOR_LABELS else ""
+    q = args.get("q", "").strip()[:100]
+    group = None
+    if args.get("group", "").isdigit() and len(args["group"]) < 12:
+        group = own(Group, int(args["group"]))
+    rows, prev_cursor, next_cursor = users_page(
+        org, q=q, status=status, group=group, two_factor=two_factor, sort=sort, descending=descending,
+        after=args.get("after"), before=args.get("before"), last=args.get("page") == "last",
+    )
+    groups, tags, creators = row_details(rows)
+    filters = {"q": q, "status": status, "tfa": two_factor, "group": group.id if group else "", "sort": sort,
+               "dir": "desc" if descending else "asc"}
+    filters = {k: v for k, v in filters.items() if v}
+    return render(
+        "admin/users.html",
+        block="users_table",
+        rows=rows,
+        groups=groups,
+        tags=tags,
+        creators=creators,
+        filters=filters,
+        all_groups=list(Group.select().where(Group.organization == org).order_by(Group.name)),
+        prev_cursor=prev_cursor,
+        next_cursor=next_cursor,
+        sorts=SORTS,
+        status_labels=STATUS_LABELS,
+        two_factor_labels=TWO_FACTOR_LABELS,
+        can_edit=has_permission(me(), "users.edit"),
+    )
+
+
+# --- create ---------------------------------------------------------------------------------
+
+
+def require_admin_for(groups_ids, target=None):
+    """Only an administrator may put someone into Administrators or change an administrator."""
+    admin_group_ids = {g.id for g in Group.select(Group.id).where(Group.organization == me().organization_id, Group.is_administrators == True)}  # noqa: E712
+    touches_admins = bool(set(groups_ids or ()) & admin_group_ids) or (target is not None and is_administrator(target))
+    if touches_admins and not is_administrator(me()):
+        abort(403)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission_required("users.edit")
+def create_user():
+    form = CreateUserForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render("admin/user_new.html", block="user_form", status=status, form=form)
+    require_admin_for(form.groups.data)
+    with db.atomic():
+        user = User.create(
+            organization=me().organization_id,
+            email=form.email.data,
+            full_name=form.full_name.data,
+            phone=form.phone.data,
+            # Nobody knows this password: the person sets their own through the mailed link.
+            password_hash=passwords.hash_password(tokens.new_secret()),
+            created_by=me(),
+            ip_allowlist=form.ip_allowlist.data,
+        )
+        save_access(user, form)
+        audit.record("user.created", actor=me(), target=user.email, **client_meta())
+    if form.send_to_email.data:
+        if send_set_password_link(user, invite=True):
+            flash(_("User %(email)s created. A link to set a password was sent to them.", email=user.email), "success")
+        else:
+            flash(_("User %(email)s created, but the e-mail could not be sent. Use “reset” next to the password to send a new link.", email=user.email), "error")
+    else:
+        flash(_("User %(email)s created.", email=user.email), "success")
+    return see_other(url_for("admin.user", user_id=user.id))
+
+
+def save_access(user, form, settings=None):
+    """Groups, allowed tags and countries from `form` (choices already limited to this organization)."""
+    GroupMember.delete().where(GroupMember.user == user, GroupMember.group.not_in(form.groups.data or [0])).execute()
+    for group_id in form.groups.data:
+        GroupMember.get_or_create(user=user, group=group_id)
+    UserAllowedTag.delete().where(UserAllowedTag.user == user, UserAllowedTag.tag.not_in(form.tags.data or [0])).execute()
+    for tag_id in form.tags.data:
+        UserAllowedTag.get_or_create(user=user, tag=tag_id)
+    settings = settings or settings_of(user)
+    settings.countries_except = form.countries_except.data
+    settings.countries = ",".join(sorted(set(form.countries.data)))
+    if settings.countries_except and not settings.countries:
+        settings.countries_except = False  # "all except nothing" is simply all
+    settings.save(force_insert=not UserAdminSettings.select().where(UserAdminSettings.user == user.id).exists())
+    return settings
+
+
+def send_set_password_link(user, invite=False):
+    """Mail a single-use link to set a password (never the password itself); False when mail failed."""
+    secret = tokens.issue_token(user, "reset", INVITE_LIFETIME if invite else tokens.RESET_LIFETIME)
+    link = url_for("auth.reset_password", token=secret, _external=True)
+    with force_locale(user.language or me().language or "en"):
+        if invite:
+            subject = _("Your Kabinet account")
+            text = _(
+                "%(admin)s created a Kabinet account for you.\n\nSign-in e-mail: %(email)s\n\n"
+                "To choose your password, open this link within three days:\n%(link)s\n\n"
+                "Then sign in at %(login)s",
+                admin=me().display_name, email=user.email, link=link, login=url_for("auth.login", _external=True),
+            )
+        else:
+            subject = _("Reset your Kabinet password")
+            text = _(
+                "Your administrator asked for a password reset for %(email)s.\n\n"
+                "To choose a new password, open this link within one hour:\n%(link)s",
+                email=user.email, link=link,
+            )
+    try:
+        send_app_mail(current_app.config, user.email, subject, text)
+    except MailError:
+        return False
+    return True
+
+
+# --- details --------------------------------------------------------------------------------
+
+
+def details_form(user, submitted=False):
+    settings = settings_of(user)
+    data = {
+        "phone": user.phone or "",
+        "groups": [m.group_id for m in GroupMember.select().where(GroupMember.user == user)],
+        "tags": [t.tag_id for t in UserAllowedTag.select().where(UserAllowedTag.user == user)],
+        "countries_except": settings.countries_except,
+        "countries": settings.country_list,
+        "ip_allowlist": user.ip_allowlist,
+        "telegram_chat_id": settings.telegram_chat_id,
+        "slack_chat_id": settings.slack_chat_id,
+        "subscriptions": settings.subscription_list,
+        "mask_data": settings.mask_data,
+        "status": user.status,
+        "role": user.role,
+    }
+    if not submitted:
+        return DetailsForm(formdata=None, data=data, target_role=user.role)
+    form = DetailsForm(target_role=user.role)
+    for name in ("role", "status"):  # not shown to everyone: absent means unchanged
+        if name not in request.form:
+            getattr(form, name).data = data[name]
+    return form
+
+
+def details_page(user, form=None, status=200, notice=None):
+    return render(
+        "admin/user.html",
+        block="user_details",
+        status=status,
+        user=user,
+        form=form or details_form(user),
+        notice=notice,
+        creator=user.created_by,
+        can_edit=has_permission(me(), "users.edit"),
+        can_impersonate="admin.impersonate" in current_app.view_functions
+        and has_permission(me(), "users.impersonate") and user.id != me().id and user.is_active
+        and not is_administrator(user),
+        is_owner=me().role == "owner",
+        role_label=role_label,
+        two_factor_labels=TWO_FACTOR_LABELS,
+    )
+
+
+@bp.get("/users/<int:user_id>")
+@permission_required("users.view")
+def user(user_id):
+    return details_page(own(User, user_id))
+
+
+@bp.post("/users/<int:user_id>")
+@permission_required("users.edit")
+def save_user(user_id):
+    user = own(User, user_id)
+    form = details_form(user, submitted=True)
+    if not form.validate_on_submit():
+        return details_page(user, form=form, status=422)
+    require_admin_for(form.groups.data, target=user)
+    is_self = user.id == me().id
+    problem = None
+    if form.status.data == "disabled" and user.status != "disabled":
+        if is_self:
+            problem = _("You cannot disable your own account.")
+        elif enabled_administrators(user.organization_id) <= {user.id}:
+            problem = _("The last administrator cannot be disabled.")
+    admin_group_ids = {g.id for g in Group.select().where(Group.organization == user.organization_id, Group.is_administrators == True)}  # noqa: E712
+    if is_administrator(user) and not set(form.groups.data) & admin_group_ids and enabled_administrators(user.organization_id) <= {user.id}:
+        problem = _("The last administrator cannot be removed from the Administrators group.")
+    if form.role.data != user.role and me().role != "owner":
+        problem = _("Only the organization's owner can change roles.")
+    if problem:
+        return details_page(user, form=form, status=409, notice=problem)
+    changes = {}
+    with db.atomic():
+        settings = save_access(user, form)
+        settings.telegram_chat_id = form.telegram_chat_id.data or ""
+        settings.slack_chat_id = form.slack_chat_id.data or ""
+        settings.event_subscriptions = ",".join(s for s in EVENT_CATALOG if s in form.subscriptions.data)
+        settings.mask_data = form.mask_data.data
+        settings.save()
+        for field in ("phone", "ip_allowlist", "status", "role"):
+            value = getattr(form, field).data
+            if value != getattr(user, field):
+                changes[field] = value
+        if changes:
+            User.update(**changes).where(User.id == user.id).execute()
+        audit.record("user.updated", actor=me(), target=user.email, fields=sorted(changes), **client_meta())
+        if changes.get("status") == "disabled":
+            sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
+            audit.record("user.disabled", actor=me(), target=user.email, **client_meta())
+        if "role" in changes:
+            audit.record("user.role_changed", actor=me(), target=user.email, role=changes["role"], **client_meta())
+    flash(_("Changes to %(email)s saved.", email=user.email), "success")
+    return see_other(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/reset-link")
+@permission_required("users.edit")
+def send_reset(user_id):
+    user = own(User, user_id)
+    if not Form().validate_on_submit():
+        abort(400)
+    require_admin_for((), target=user)
+    sent = send_set_password_link(user)
+    audit.record("password.reset_link_sent", actor=me(), target=user.email, **client_meta())
+    if sent:
+        flash(_("A password reset link was sent to %(email)s.", email=user.email), "success")
+    else:
+        flash(_("The e-mail could not be sent. Check the mail settings and try again."), "error")
+    return see_other(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/two-factor/<any(email, off):method>")
+@permission_required("users.edit")
+def reset_two_factor(user_id, method):
+    """Seed 004's actions: "Reset 2FA to Email" and "Disable 2FA"."""
+    user = own(User, user_id)
+    if not Form().validate_on_submit():
+        abort(400)
+    require_admin_for((), target=user)
+    User.update(two_factor=method).where(User.id == user.id).execute()
+    audit.record("user.two_factor_reset", actor=me(), target=user.email, method=method, **client_meta())
+    notify_two_factor_changed(user, method)
+    if method == "email":
+        flash(_("Two-factor authentication of %(email)s is now by e-mail codes.", email=user.email), "success")
+    else:
+        flash(_("Two-factor authentication of %(email)s is now off.", email=user.email), "success")
+    return see_other(url_for("admin.user", user_id=user.id))
+
+
+def notify_two_factor_changed(user, method):
+    """SECURITY.md 13: a 2FA change is told to the person."""
+    with force_locale(user.language or "en"):
+        subject = _("Your Kabinet two-factor authentication was changed")
+        how = _("codes sent by e-mail") if method == "email" else _("off")
+        text = _(
+            "An administrator (%(admin)s) changed the two-factor authentication of %(email)s to: %(how)s.\n"
+            "If you did not expect this, contact your administrator.",
+            admin=me().email, email=user.email, how=how,
+        )
+    try:
+        send_app_mail(current_app.config, user.email, subject, text)
+    except MailError:
+        pass
+

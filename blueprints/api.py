@@ -1,0 +1,237 @@
+"""The JSON API (/api/v1): bearer API keys, scopes, per-key rate limits, JSON errors, an OpenAPI document.
+
+CSRF does not apply (csrf.exempt): requests carry a bearer key, never the session cookie.
+"""
+import hashlib
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from extensions import csrf, limiter
+from models import User
+from services import apikeys, audit
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+PROFILE_FIELDS = ("full_name", "short_info", "language", "time_zone")
+
+
+def error(status, code, message):
+    response = jsonify({"code": code, "message": str(message)})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kabinet"'
+    return response
+
+
+def rate_limit_key():
+    """Per key: the hash of the presented bearer token (anonymous callers share their IP's bucket)."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "api-key:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+    return "api-ip:" + (request.remote_addr or "")
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc):
+    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+             415: "unsupported_media_type", 429: "rate_limited"}
+    messages = {429: _("Too many requests for this key. Wait a little and try again."),
+                404: _("There is nothing here."), 405: _("This method is not allowed here.")}
+    code = exc.code or 500
+    return error(code, codes.get(code, "error"), messages.get(code, exc.name))
+
+
+@bp.errorhandler(Exception)
+def unexpected(exc):
+    current_app.logger.exception("API error")
+    return error(500, "server_error", _("Something went wrong on our side. Please try again."))
+
+
+@bp.before_request
+def authenticate():
+    """Every route but the OpenAPI document needs `Authorization: Bearer <key>`."""
+    if request.endpoint in ("api.openapi", None):
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return error(401, "unauthorized", _("Send an API key: Authorization: Bearer <key>."))
+    row, problem = apikeys.authenticate(key.strip())
+    if row is None:
+        messages = {"revoked": _("This API key has been revoked."), "expired": _("This API key has expired.")}
+        return error(401, problem if problem != "invalid" else "unauthorized",
+                     messages.get(problem, _("This API key is not valid.")))
+    g.api_key = row
+    g.api_user = User.get_by_id(row.user_id)
+    return None
+
+
+def scope(name):
+    """The key must carry scope `name` (write implies nothing else: a write-only key cannot read)."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if name not in g.api_key.scope_list:
+                return error(403, "insufficient_scope", _("This API key lacks the “%(scope)s” scope.", scope=name))
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def user_json(user):
+    return {
+        "id": user.id,
+        "email": user.email,
+        "full_name": user.full_name,
+        "short_info": user.short_info,
+        "phone": user.phone,
+        "language": user.language,
+        "country": user.country,
+        "time_zone": user.time_zone,
+        "two_factor": user.two_factor,
+        "organization": {"id": user.organization_id, "name": user.organization.name},
+    }
+
+
+@bp.get("/me")
+@scope("read")
+def me():
+    return jsonify(user_json(g.api_user))
+
+
+@bp.patch("/me")
+@scope("write")
+def update_me():
+    """Change name, short info, language or time zone, validated by the same forms as the page."""
+    from blueprints.profile import FullNameForm, RegionForm, ShortInfoForm
+
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return error(400, "bad_request", _("Send a JSON object."))
+    unknown = sorted(set(data) - set(PROFILE_FIELDS))
+    if unknown:
+        return error(422, "unknown_field", _("These fields cannot be changed: %(list)s.", list=", ".join(unknown)[:200]))
+    if any(value is not None and not isinstance(value, str) for value in data.values()):
+        return error(422, "invalid", _("Every value must be a string."))
+    user = g.api_user
+    current = {"full_name": user.full_name, "short_info": user.short_info,
+               "language": user.language or "", "time_zone": user.time_zone or "", "country": user.country or ""}
+    merged = {**current, **{k: (v or "") for k, v in data.items()}}
+    formdata = MultiDict(merged)
+    meta = {"csrf": False}
+    forms = [FullNameForm(formdata=formdata, meta=meta), ShortInfoForm(formdata=formdata, meta=meta),
+             RegionForm(str(user.language or "en"), formdata=formdata, meta=meta)]
+    errors = {}
+    for form in forms:
+        if not form.validate():
+            errors.update({name: [str(m) for m in messages] for name, messages in form.errors.items()})
+    errors = {k: v for k, v in errors.items() if k in data}
+    if errors:
+        response = jsonify({"code": "invalid", "message": _("Some fields are not valid."), "fields": errors})
+        response.status_code = 422
+        return response
+    changes = {field: (forms[0].full_name.data if field == "full_name" else
+                       forms[1].short_info.data if field == "short_info" else
+                       getattr(forms[2], field).data or None)
+               for field in data}
+    User.update(**changes).where(User.id == user.id).execute()
+    audit.record("profile.changed", actor=user, via="api", fields=sorted(changes), ip=request.remote_addr or "",
+                 user_agent=request.headers.get("User-Agent", "")[:300])
+    return jsonify(user_json(User.get_by_id(user.id)))
+
+
+@bp.get("/notifications")
+@scope("read")
+def notifications():
+    """The person's in-app notifications, newest first (none are stored until that area lands)."""
+    return jsonify({"items": [], "next_cursor": None})
+
+
+@bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def not_found(_rest):
+    return error(404, "not_found", _("There is nothing here."))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
+
+
+def _error_schema():
+    return {"$ref": "#/components/schemas/Error"}
+
+
+def _responses(ok, *codes):
+    described = {"401": "No key, or a revoked, expired or unknown key", "403": "The key lacks the scope",
+                 "422": "Invalid input", "429": "Rate limit for this key reached", "400": "Not a JSON object"}
+    out = {"200": ok}
+    for code in codes:
+        out[code] = {"description": described[code],
+                     "content": {"application/json": {"schema": _error_schema()}}}
+    return out
+
+
+USER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "email": {"type": "string", "format": "email"},
+        "full_name": {"type": "string", "maxLength": 200}, "short_info": {"type": "string", "maxLength": 200},
+        "phone": {"type": ["string", "null"], "description": "E.164"},
+        "language": {"type": ["string", "null"], "enum": ["en", "ru", None]},
+        "country": {"type": ["string", "null"]}, "time_zone": {"type": ["string", "null"]},
+        "two_factor": {"type": "string", "enum": ["off", "email", "totp"]},
+        "organization": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+    },
+}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "Kabinet API", "version": "1",
+             "description": "Authenticate with `Authorization: Bearer <key>` (API keys are made under "
+                            "Security → API keys). Errors are JSON objects with `code` and `message`."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["code", "message"],
+                      "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                     "fields": {"type": "object", "additionalProperties": {
+                                         "type": "array", "items": {"type": "string"}}}}},
+            "User": USER_SCHEMA,
+        },
+    },
+    "paths": {
+        "/me": {
+            "get": {"summary": "The key's owner", "description": "Scope: read.",
+                    "responses": _responses({"description": "The person", "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/User"}}}}, "401", "403", "429")},
+            "patch": {"summary": "Change name, short info, language or time zone", "description": "Scope: write.",
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                          "type": "object", "additionalProperties": False,
+                          "properties": {"full_name": {"type": "string", "maxLength": 200},
+                                         "short_info": {"type": "string", "maxLength": 200},
+                                         "language": {"type": "string", "enum": ["", "en", "ru"]},
+                                         "time_zone": {"type": "string", "description": "IANA name, or empty"}}}}}},
+                      "responses": _responses({"description": "The changed person", "content": {
+                          "application/json": {"schema": {"$ref": "#/components/schemas/User"}}}},
+                          "400", "401", "403", "422", "429")},
+        },
+        "/notifications": {
+            "get": {"summary": "In-app notifications, newest first", "description": "Scope: read.",
+                    "responses": _responses({"description": "A page of notifications", "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "items": {"type": "array", "items": {"type": "object"}},
+                            "next_cursor": {"type": ["string", "null"]}}}}}}, "401", "403", "429")},
+        },
+    },
+}

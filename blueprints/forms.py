@@ -1,0 +1,105 @@
+"""Form pieces shared by several areas: limits, e-mail normalisation, the password policy."""
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from services.passwords import MAX_LENGTH, password_problem
+
+EMAIL_MAX = 254
+
+
+class Form(FlaskForm):
+    """Base form: every field's data is stripped of surrounding whitespace."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            filters = unbound_field.kwargs.get("filters", [])
+            if unbound_field.field_class is not PasswordField:
+                filters = [strip, *filters]
+            return unbound_field.bind(form=form, filters=filters, **options)
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def normalize_email(value):
+    """The address in the form we store (lower-case), or raise ValidationError with a translated reason."""
+    if not value:
+        raise ValidationError(_l("Enter an e-mail address."))
+    if len(value) > EMAIL_MAX:
+        raise ValidationError(_l("An e-mail address is at most %(n)d characters.", n=EMAIL_MAX))
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise ValidationError(_l("Enter a valid e-mail address, like name@example.com.")) from None
+
+
+class EmailAddress:
+    """Validator that also normalises the field's data."""
+
+    def __call__(self, form, field):
+        field.data = normalize_email(field.data)
+
+
+class StrongPassword:
+    """SECURITY.md 1-2: length, zxcvbn and context words (the person's e-mail and name)."""
+
+    def __init__(self, context=lambda form: ()):
+        self.context = context
+
+    def __call__(self, form, field):
+        problem = password_problem(field.data or "", self.context(form))
+        if problem:
+            raise ValidationError(problem)
+
+
+def required(message=None):
+    return DataRequired(message or _l("This field is required."))
+
+
+def max_length(n):
+    return Length(max=n, message=_l("At most %(max)d characters."))
+
+
+password_length = Length(max=MAX_LENGTH, message=_l("At most %(max)d characters."))
+
+
+class CheckDigits:
+    """Validator for a Russian company identifier: `rule(value)` from services.checksums must hold.
+
+    Empty values pass (combine with `required()` where the field is mandatory)."""
+
+    def __init__(self, rule, message):
+        self.rule = rule
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.data and not self.rule(field.data):
+            raise ValidationError(self.message)
+
+
+def tin_check():
+    from services.checksums import valid_tin
+
+    return CheckDigits(valid_tin, _l("Enter a valid TIN: 10 digits for a company, 12 for a person, with correct check digits."))
+
+
+def kpp_check():
+    from services.checksums import valid_kpp
+
+    return CheckDigits(valid_kpp, _l("Enter a valid KPP: 9 characters, like 770401001."))
+
+
+def ogrn_check():
+    from services.checksums import valid_ogrn
+
+    return CheckDigits(valid_ogrn, _l("Enter a valid OGRN: 13 digits with a correct check digit."))
+
+
+def ogrnip_check():
+    from services.checksums import valid_ogrnip
+
+    return CheckDigits(valid_ogrnip, _l("Enter a valid OGRNIP: 15 digits with a correct check digit."))

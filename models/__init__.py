@@ -1,0 +1,8 @@
+"""All tables. Each area's models live in their own module and are re-exported here."""
+from .base import BaseModel, EncryptedField, db, open_database, utcnow
+from .core import AuditEvent, Organization, SchedulerHeartbeat, Token, User, UserSession
+from .admin import Avatar, Client, ClientTag, ClientTagLink, EventComment, Group, GroupMember, GroupPermission, Impersonation, UserAdminSettings, UserAllowedTag
+from .mail import MailServer
+from .profile import OneTimeCode
+from .security import ApiKey, Challenge, RecoveryCode, TotpSecret, Webhook, WebhookDelivery
+from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, ProcessingAgreement, StoredFile

@@ -1,0 +1,85 @@
+""""Delete my account": a request with a grace period that signing in cancels, then a scheduler job
+that erases the person and anonymises what must stay (audit events keep an anonymised actor)."""
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from models import AuditEvent, DeletionRequest, User, db, utcnow
+
+from . import audit, sessions
+from .export import delete_user_exports
+
+
+class DeletionRefused(ValueError):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def pending_request(user):
+    return DeletionRequest.get_or_none(DeletionRequest.user == user.id, DeletionRequest.cancelled_at.is_null())
+
+
+def is_last_owner(user):
+    """True when no other enabled owner would be left in the organization."""
+    if user.role != "owner":
+        return False
+    return not User.select().where(
+        User.organization == user.organization_id, User.role == "owner", User.status == "enabled", User.id != user.id
+    ).exists()
+
+
+def request_deletion(user, days, **meta):
+    """Schedule the erasure of `user` in `days` days and end their sessions; raise DeletionRefused."""
+    if is_last_owner(user):
+        raise DeletionRefused(
+            _l("You are the organization's last owner. Make someone else an owner before deleting your account.")
+        )
+    with db.atomic():
+        existing = pending_request(user)
+        if existing:
+            return existing
+        request = DeletionRequest.create(user=user, erase_after=utcnow() + timedelta(days=days))
+        sessions.end_sessions(user)
+        audit.record("account.deletion_requested", actor=user, target=user.email, **meta)
+    return request
+
+
+def cancel_on_sign_in(user, **meta):
+    """Called by sign-in: signing in during the grace period cancels the deletion. True when it did."""
+    changed = DeletionRequest.update(cancelled_at=utcnow()).where(
+        DeletionRequest.user == user.id, DeletionRequest.cancelled_at.is_null()
+    ).execute()
+    if changed:
+        audit.record("account.deletion_cancelled", actor=user, target=user.email, **meta)
+    return bool(changed)
+
+
+def erase_user(user, config=None):
+    """Erase `user`: audit events they appear in are kept without their identity; everything that
+    points at them is removed by the database (CASCADE) or loses the link (SET NULL)."""
+    config = config or current_app.config
+    anonymous = f"deleted-user-{user.id}"
+    with db.atomic():
+        AuditEvent.update(target=anonymous).where(AuditEvent.target == user.email).execute()
+        AuditEvent.update(actor=None, ip="", user_agent="").where(AuditEvent.actor == user.id).execute()
+        delete_user_exports(config, user.id)
+        audit.record("account.erased", organization=user.organization_id, target=anonymous)
+        user.delete_instance()
+
+
+def erase_due_accounts():
+    """Scheduler job: erase every person whose grace period is over (and who is still not the last owner)."""
+    erased = 0
+    due = DeletionRequest.select().where(DeletionRequest.cancelled_at.is_null(), DeletionRequest.erase_after <= utcnow())
+    for request in due:
+        user = User.get_or_none(User.id == request.user_id)
+        if user is None:
+            continue
+        if is_last_owner(user):  # became the last owner meanwhile: keep the account, cancel the request
+            DeletionRequest.update(cancelled_at=utcnow()).where(DeletionRequest.id == request.id).execute()
+            continue
+        erase_user(user)
+        erased += 1
+    return erased

@@ -1,0 +1,89 @@
+"""Demo data for trying Kabinet: one Russian LLC with an owner, an administrator and an employee."""
+from decimal import Decimal
+
+from models import Organization, User, db
+
+from . import passwords
+from .permissions import add_to_group, administrators_group
+
+DEMO_PEOPLE = (
+    ("owner@demo.kabinet.local", "owner-demo-password-42", "owner"),
+    ("admin@demo.kabinet.local", "admin-demo-password-42", "admin"),
+    ("employee@demo.kabinet.local", "employee-demo-password-42", "employee"),
+)
+DEMO_NAMES = {"owner": "Анна Смирнова", "admin": "Boris Ivanov", "employee": ""}
+
+
+def load_demo():
+    """Create the demo organization and people (the caller checks that the database is empty)."""
+    with db.atomic():
+        org = Organization.create(
+            name="ООО «Ромашка Софт»",
+            legal_form="llc",
+            tin="7704123450",
+            kpp="770401001",
+            ogrn="1027704123457",
+            okved="62.01 Разработка компьютерного программного обеспечения",
+            legal_address="119021, г. Москва, ул. Льва Толстого, д. 16",
+            balance=Decimal("1234.50"),
+            currency="RUB",
+        )
+        owner = None
+        for email, password, role in DEMO_PEOPLE:
+            user = User.create(
+                organization=org,
+                email=email,
+                email_verified=True,
+                full_name=DEMO_NAMES[role],
+                password_hash=passwords.hash_password(password),
+                role=role,
+                country="RU",
+                created_by=owner,
+            )
+            owner = owner or user
+            if role in ("owner", "admin"):
+                add_to_group(user, administrators_group(org))
+        load_demo_account(org, owner)
+    return org
+
+
+def load_demo_account(org, owner):
+    """Billing details, a year of monthly invoices with payments and charges, and one processing agreement."""
+    from datetime import date, datetime, timedelta
+
+    from models import BillingDetails, Invoice, Organization, ProcessingAgreement
+
+    from .invoices import change_balance
+
+    BillingDetails.create(
+        organization=org, postal_address="119021, г. Москва, а/я 16", bank_name="ПАО Сбербанк", bik="044525225",
+        account_number="40702810938000012345", correspondent_account="30101810400000000225",
+        billing_email="buh@demo.kabinet.local",
+    )
+    Organization.update(balance=0).where(Organization.id == org.id).execute()
+    today = date.today()
+    first = date(today.year - 1, today.month, 1)
+    # Chosen so that the year ends at the foundation's demo balance of 1 234,50 ₽.
+    change_balance(org.id, Decimal("11234.50"), "Начальный остаток", at=datetime(first.year, first.month, 1, 9, 0))
+    numbers = {}
+    for i in range(12):
+        start = date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+        end = date(start.year + start.month // 12, start.month % 12 + 1, 1) - timedelta(days=1)
+        amount = Decimal("4900.00") if i < 6 else Decimal("5900.00")
+        status = "paid" if i < 10 else ("overdue" if i == 10 else "issued")
+        numbers[start.year] = numbers.get(start.year, 0) + 1
+        invoice = Invoice.create(
+            organization=org, number=f"{start.year}-{numbers[start.year]:04d}", issued_on=start, period_start=start,
+            period_end=end, amount=amount, currency=org.currency, status=status,
+            description="Тариф «Стандарт»" if i < 6 else "Тариф «Бизнес»",
+        )
+        at = datetime(start.year, start.month, 3, 9, 0)
+        if status == "paid":
+            Invoice.update(paid_at=at).where(Invoice.id == invoice.id).execute()
+            change_balance(org.id, amount, f"invoice:{invoice.number}", invoice=invoice, at=at)
+        change_balance(org.id, -amount + Decimal("150.00"), f"Списание за {start:%m.%Y}", at=at + timedelta(days=27))
+    ProcessingAgreement.create(
+        organization=org, processor="ООО «Облачные сервисы»", purpose="Хранение резервных копий",
+        data_categories="ФИО, e-mail, телефоны клиентов", legal_basis="Договор поручения № 12 от 01.02.2026",
+        starts_on=first, created_by=owner,
+    )

@@ -1,0 +1,232 @@
+"""Invoices and the balance: issuing, status changes, balance entries with their cause, the indexed
+search behind the invoice list, and the PDF (fpdf2 with DejaVu Sans for Cyrillic)."""
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import peewee as pw
+from flask_babel import format_currency, format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from models import BalanceEntry, Invoice, Organization, User, db, utcnow
+
+from . import audit
+
+FONTS = Path(__file__).resolve().parent / "fonts"
+PER_PAGE = 20
+# Where an invoice may go from each status; paid and cancelled are final.
+NEXT_STATUSES = {"issued": ("paid", "overdue", "cancelled"), "overdue": ("paid", "cancelled"), "paid": (), "cancelled": ()}
+STATUS_LABELS = {
+    "issued": _l("Issued"),
+    "paid": _l("Paid"),
+    "overdue": _l("Overdue"),
+    "cancelled": _l("Cancelled"),
+}
+
+
+class InvoiceError(ValueError):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def next_number(organization_id, issued_on):
+    """The next number of the year for this organization: 2026-0007."""
+    prefix = f"{issued_on.year}-"
+    count = Invoice.select().where(Invoice.organization == organization_id, Invoice.number.startswith(prefix)).count()
+    return f"{prefix}{count + 1:04d}"
+
+
+def issue_invoice(organization, amount, period_start, period_end, issued_on=None, number=None, currency=None,
+                  description="", actor=None, status="issued"):
+    """Create an invoice; a given `number` must be new for the organization."""
+    issued_on = issued_on or date.today()
+    if period_end < period_start:
+        raise InvoiceError(_l("The period ends before it starts."))
+    if Decimal(amount) <= 0:
+        raise InvoiceError(_l("The amount must be more than zero."))
+    with db.atomic():
+        number = number or next_number(organization.id, issued_on)
+        if Invoice.select().where(Invoice.organization == organization.id, Invoice.number == number).exists():
+            raise InvoiceError(_l("An invoice with this number already exists."))
+        invoice = Invoice.create(
+            organization=organization, number=number, issued_on=issued_on, period_start=period_start,
+            period_end=period_end, amount=Decimal(amount), currency=currency or organization.currency,
+            description=description, status="issued",
+        )
+        audit.record("invoice.issued", actor=actor, organization=organization.id, target=number, amount=str(amount))
+        if status != "issued":
+            set_status(invoice, status, actor=actor)
+        announce(invoice, "issued")
+    return invoice
+
+
+def set_status(invoice, status, actor=None):
+    """Move the invoice to `status`; paying it adds its amount to the organization's balance."""
+    if status not in NEXT_STATUSES.get(invoice.status, ()):
+        raise InvoiceError(_l("An invoice that is %(status)s cannot become %(new)s.",
+                              status=STATUS_LABELS[invoice.status], new=STATUS_LABELS.get(status, status)))
+    with db.atomic():
+        changed = Invoice.update(status=status, paid_at=utcnow() if status == "paid" else None).where(
+            Invoice.id == invoice.id, Invoice.status == invoice.status
+        ).execute()
+        if not changed:  # someone else changed it first
+            raise InvoiceError(_l("The invoice was changed meanwhile. Reload the page."))
+        invoice.status = status
+        if status == "paid":
+            change_balance(invoice.organization_id, invoice.amount, f"invoice:{invoice.number}", actor=actor,
+                           invoice=invoice)
+        audit.record("invoice.status", actor=actor, organization=invoice.organization_id, target=invoice.number,
+                     status=status)
+        if status == "paid":
+            announce(invoice, "paid")
+    return invoice
+
+
+def change_balance(organization_id, change, cause, actor=None, invoice=None, at=None):
+    """Add `change` (negative for a charge) to the balance and record why, in one transaction."""
+    change = Decimal(change)
+    with db.atomic():
+        # Written as balance = balance + change so concurrent changes do not overwrite each other.
+        Organization.update(balance=pw.fn.COALESCE(Organization.balance, 0) + change).where(
+            Organization.id == organization_id
+        ).execute()
+        after = Organization.select(Organization.balance).where(Organization.id == organization_id).scalar()
+        return BalanceEntry.create(
+            organization=organization_id, change=change, balance_after=Decimal(after), cause=cause[:300],
+            actor=actor, invoice=invoice, created_at=at or utcnow(),
+        )
+
+
+def cause_text(entry):
+    """A balance entry's cause for people: invoice payments are stored as a code and shown translated."""
+    if entry.cause.startswith("invoice:"):
+        return _("Payment of invoice %(number)s", number=entry.cause.split(":", 1)[1])
+    return entry.cause
+
+
+def balance_history(organization_id, before=None, per_page=PER_PAGE):
+    """A page of balance entries, newest first, and the cursor of the next page (keyset on id)."""
+    query = BalanceEntry.select().where(BalanceEntry.organization == organization_id)
+    if before:
+        query = query.where(BalanceEntry.id < before)
+    rows = list(query.order_by(BalanceEntry.created_at.desc(), BalanceEntry.id.desc()).limit(per_page + 1))
+    return rows[:per_page], (rows[per_page - 1].id if len(rows) > per_page else None)
+
+
+def search_invoices(organization_id, number="", date_from=None, date_to=None, status="", amount_min=None,
+                    amount_max=None, after=None, per_page=PER_PAGE):
+    """A page of matching invoices, newest first, and the keyset cursor (issued_on, id) of the next page.
+
+    Every query starts with the organization and walks the (organization, issued_on, id) index, so a page
+    costs the same on the first and the hundredth page."""
+    query = Invoice.select().where(Invoice.organization == organization_id)
+    if number:
+        query = query.where(Invoice.number.contains(number))
+    if date_from:
+        query = query.where(Invoice.issued_on >= date_from)
+    if date_to:
+        query = query.where(Invoice.issued_on <= date_to)
+    if status:
+        query = query.where(Invoice.status == status)
+    if amount_min is not None:
+        query = query.where(Invoice.amount >= amount_min)
+    if amount_max is not None:
+        query = query.where(Invoice.amount <= amount_max)
+    if after:
+        on, last_id = after
+        # A row-value comparison walks the index from the cursor on both SQLite and PostgreSQL.
+        query = query.where(pw.Tuple(Invoice.issued_on, Invoice.id) < pw.Tuple(on, last_id))
+    rows = list(query.order_by(Invoice.issued_on.desc(), Invoice.id.desc()).limit(per_page + 1))
+    page = rows[:per_page]
+    cursor = f"{page[-1].issued_on.isoformat()}.{page[-1].id}" if len(rows) > per_page else None
+    return page, cursor
+
+
+def parse_cursor(value):
+    """(date, id) from "2026-03-01.42", or None for anything else."""
+    try:
+        day, last_id = (value or "")[:40].split(".", 1)
+        cursor = date.fromisoformat(day), int(last_id)
+    except ValueError:
+        return None
+    return cursor if 0 < cursor[1] < 2**63 else None
+
+
+def money(amount, currency):
+    return format_currency(amount, currency)
+
+
+def invoice_pdf(invoice, seller):
+    """The invoice as PDF bytes, in the current locale."""
+    from fpdf import FPDF
+
+    org = invoice.organization
+    billing = org_billing(org)
+    pdf = FPDF(format="A4")
+    pdf.set_title(_("Invoice %(number)s", number=invoice.number))
+    pdf.set_creator("Kabinet")
+    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.add_page()
+    pdf.set_margins(20, 20, 20)
+    pdf.set_font("DejaVu", "B", 18)
+    pdf.cell(0, 12, _("Invoice %(number)s", number=invoice.number), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 11)
+    pdf.cell(0, 7, _("Date: %(date)s", date=format_date(invoice.issued_on, "long")), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    rows = [
+        (_("Seller"), seller),
+        (_("Buyer"), org.name),
+        (_("TIN"), org.tin or "—"),
+        (_("KPP"), org.kpp or "—"),
+        (_("Legal address"), org.legal_address or "—"),
+    ]
+    if billing.bank_name:
+        rows.append((_("Bank"), f"{billing.bank_name}, {_('BIC')} {billing.bik}, {billing.account_number}"))
+    rows += [
+        (_("Period"), f"{format_date(invoice.period_start, 'medium')} — {format_date(invoice.period_end, 'medium')}"),
+        (_("Description"), invoice.description or "—"),
+        (_("Status"), str(STATUS_LABELS[invoice.status])),
+    ]
+    for label, value in rows:
+        pdf.set_font("DejaVu", "B", 10)
+        pdf.cell(45, 7, label)
+        pdf.set_font("DejaVu", "", 10)
+        pdf.multi_cell(0, 7, value, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.set_font("DejaVu", "B", 14)
+    pdf.cell(0, 10, _("Amount due: %(amount)s", amount=money(invoice.amount, invoice.currency)),
+             new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def org_billing(organization):
+    from models import BillingDetails
+
+    return BillingDetails.get_or_none(BillingDetails.organization == organization.id) or BillingDetails(
+        organization=organization.id
+    )
+
+
+def announce(invoice, event):
+    """The "payments and invoices" notification to the organization's billing people, once notify exists.
+
+    Called inside the transaction of the change, so the notification and the change commit together."""
+    try:
+        from services.notify import notify
+    except ImportError:  # the notifications area has not landed yet
+        return
+    data = {"kind": "payment" if event == "paid" else "invoice", "number": invoice.number,
+            "amount": str(invoice.amount), "currency": invoice.currency}
+    for user in billing_people(invoice.organization_id):
+        notify(user, "billing", data, key=f"invoice:{invoice.id}:{event}:{user.id}")
+
+
+def billing_people(organization_id):
+    """Enabled members who may see invoices."""
+    from services.permissions import has_permission
+
+    people = User.select().where(User.organization == organization_id, User.status == "enabled")
+    return [user for user in people if has_permission(user, "billing.view")]

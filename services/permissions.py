@@ -1,0 +1,275 @@
+"""The permission catalog (the single source), who has which permission, and the back-office rules
+that follow from a person's settings: which clients they see and whether personal data is masked.
+
+Other areas protect their pages with `permission_required("billing.view")` on a view, or
+`bp.before_request(require_permission("billing.view"))` for a whole blueprint."""
+from functools import wraps
+
+from flask import abort, current_app, g
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from models import Group, GroupMember, GroupPermission, User, db
+from models.admin import ADMINISTRATORS
+
+# One permission per admin capability. Adding one here adds it to the groups page, export and import.
+PERMISSIONS = {
+    "users.view": _l("View users"),
+    "users.edit": _l("Create, edit and disable users"),
+    "users.impersonate": _l("Sign in as another user"),
+    "groups.manage": _l("Manage groups and permissions"),
+    "tags.manage": _l("Manage client tags"),
+    "clients.view": _l("View clients"),
+    "clients.import": _l("Import clients"),
+    "events.view": _l("View the events log"),
+    "events.comment": _l("Comment on events"),
+    "billing.view": _l("View billing and invoices"),
+    "billing.edit": _l("Edit billing details"),
+    "files.manage": _l("Manage files"),
+    "gdpr.manage": _l("Manage GDPR documents"),
+}
+
+# Events a person can subscribe to in their user details (seed 004, "Event notifications").
+EVENT_CATALOG = {
+    "signin.failed": _l("Failed sign-in"),
+    "user.created": _l("User created"),
+    "user.disabled": _l("User disabled"),
+    "user.two_factor_reset": _l("Two-factor authentication reset"),
+    "group.changed": _l("Group permissions changed"),
+    "clients.imported": _l("Clients imported"),
+    "impersonation.started": _l("Someone signed in as another user"),
+}
+
+
+def administrators_group(organization):
+    """The organization's Administrators group, created on first use."""
+    org_id = getattr(organization, "id", organization)
+    group, _created = Group.get_or_create(
+        organization=org_id, is_administrators=True, defaults={"name": ADMINISTRATORS}
+    )
+    return group
+
+
+def add_to_group(user, group):
+    GroupMember.get_or_create(group=group, user=user)
+
+
+def grant(user, *permissions):
+    """Test and demo helper: put `user` in a group named after the permissions it holds."""
+    name = "+".join(permissions)[:100]
+    with db.atomic():
+        group, _created = Group.get_or_create(organization=user.organization_id, name=name)
+        for permission in permissions:
+            GroupPermission.get_or_create(group=group, permission=permission)
+        add_to_group(user, group)
+    return group
+
+
+def permissions_of(user):
+    """The set of permission codes `user` holds through their groups (cached for the request)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cache = g.setdefault("_permissions", {}) if _has_g() else {}
+    if user.id not in cache:
+        groups = Group.select(Group.id, Group.is_administrators).join(GroupMember).where(GroupMember.user == user.id)
+        groups = list(groups)
+        if any(group.is_administrators for group in groups):
+            found = frozenset(PERMISSIONS)
+        elif groups:
+            rows = GroupPermission.select(GroupPermission.permission).where(GroupPermission.group.in_([x.id for x in groups]))
+            found = frozenset(row.permission for row in rows if row.permission in PERMISSIONS)
+        else:
+            found = frozenset()
+        cache[user.id] = found
+    return cache[user.id]
+
+
+def _has_g():
+    from flask import has_app_context
+
+    return has_app_context()
+
+
+def has_permission(user, permission):
+    """True when `user` is enabled and one of their groups grants `permission`."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}: add it to services.permissions.PERMISSIONS")
+    return permission in permissions_of(user)
+
+
+def is_administrator(user):
+    return (
+        GroupMember.select()
+        .join(Group)
+        .where(GroupMember.user == user.id, Group.is_administrators == True)  # noqa: E712
+        .exists()
+    )
+
+
+def require_permission(permission):
+    """A before_request hook: sign-in page when signed out, 403 without `permission`."""
+    if permission not in PERMISSIONS:
+        raise KeyError(permission)
+
+    def check():
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        if not has_permission(current_user, permission):
+            abort(403)
+        return None
+
+    return check
+
+
+def permission_required(permission):
+    """Decorator for a view that needs `permission`."""
+    check = require_permission(permission)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            denied = check()
+            return denied if denied is not None else view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def enabled_administrators(organization_id):
+    """Ids of the enabled members of the organization's Administrators group."""
+    query = (
+        User.select(User.id)
+        .join(GroupMember)
+        .join(Group)
+        .where(Group.organization == organization_id, Group.is_administrators == True, User.status == "enabled")  # noqa: E712
+    )
+    return {u.id for u in query}
+
+
+# --- export and import of groups -------------------------------------------------------------
+
+EXPORT_FORMAT = "kabinet-groups"
+GROUP_NAME_MAX = 100
+IMPORT_MAX_GROUPS = 500
+
+
+class ImportProblem(ValueError):
+    """The file cannot be imported; the message is translated and says why."""
+
+
+def group_permissions(group):
+    if group.is_administrators:
+        return sorted(PERMISSIONS)
+    return sorted(p.permission for p in group.permissions if p.permission in PERMISSIONS)
+
+
+def export_groups(organization_id):
+    """Every group of the organization with its permissions, as a JSON-ready dict."""
+    administrators_group(organization_id)
+    groups = Group.select().where(Group.organization == organization_id).order_by(Group.id)
+    return {
+        "format": EXPORT_FORMAT,
+        "version": 1,
+        "groups": [{"id": g_.id, "name": g_.name, "permissions": group_permissions(g_)} for g_ in groups],
+    }
+
+
+def parse_import(raw):
+    """The file's groups as [(id or None, name, sorted permissions)], or ImportProblem."""
+    import json
+
+    from flask_babel import gettext as _
+
+    try:
+        data = json.loads(raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ImportProblem(_("The file is not valid JSON. Choose a file made by Export.")) from None
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, list) or not groups:
+        raise ImportProblem(_("The file holds no list of groups. Choose a file made by Export."))
+    if len(groups) > IMPORT_MAX_GROUPS:
+        raise ImportProblem(_("A file may hold at most %(n)d groups.", n=IMPORT_MAX_GROUPS))
+    entries, names = [], set()
+    for position, item in enumerate(groups, 1):
+        if not isinstance(item, dict):
+            raise ImportProblem(_("Group %(n)d is not an object with a name and permissions.", n=position))
+        name, permissions, group_id = item.get("name"), item.get("permissions", []), item.get("id")
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > GROUP_NAME_MAX:
+            raise ImportProblem(_("Group %(n)d needs a name of 1 to %(max)d characters.", n=position, max=GROUP_NAME_MAX))
+        name = name.strip()
+        if name.casefold() in names:
+            raise ImportProblem(_("The group name “%(name)s” appears twice.", name=name))
+        names.add(name.casefold())
+        if group_id is not None and (not isinstance(group_id, int) or isinstance(group_id, bool)):
+            raise ImportProblem(_("Group “%(name)s” has an id that is not a number.", name=name))
+        if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+            raise ImportProblem(_("Group “%(name)s” needs a list of permissions.", name=name))
+        unknown = sorted(set(permissions) - set(PERMISSIONS))
+        if unknown:
+            raise ImportProblem(
+                _("Group “%(name)s” has unknown permissions: %(list)s.", name=name, list=", ".join(unknown)[:300])
+            )
+        entries.append((group_id, name, sorted(set(permissions))))
+    return entries
+
+
+def plan_import(organization_id, entries):
+    """The changes the entries make, as a list of dicts; ImportProblem when one is not allowed."""
+    from flask_babel import gettext as _
+
+    admins = administrators_group(organization_id)
+    existing = {x.id: x for x in Group.select().where(Group.organization == organization_id)}
+    by_name = {x.name.casefold(): x for x in existing.values()}
+    changes, final_names = [], {x.id: x.name.casefold() for x in existing.values()}
+    for group_id, name, permissions in entries:
+        if group_id is not None:
+            group = existing.get(group_id)
+            if group is None:
+                raise ImportProblem(_("There is no group with id %(id)d in this organization.", id=group_id))
+        else:
+            group = by_name.get(name.casefold())
+        if group is not None and group.is_administrators:
+            if name != group.name:
+                raise ImportProblem(_("The Administrators group cannot be renamed."))
+            if permissions != sorted(PERMISSIONS):
+                raise ImportProblem(_("The Administrators group always has every permission; it cannot be changed."))
+            continue
+        if name.casefold() == admins.name.casefold():
+            raise ImportProblem(_("The name “%(name)s” is reserved for the Administrators group.", name=name))
+        if group is None:
+            changes.append({"kind": "create", "name": name, "grant": permissions, "revoke": []})
+            final_names[("new", name)] = name.casefold()
+            continue
+        current = group_permissions(group)
+        grant_ = sorted(set(permissions) - set(current))
+        revoke = sorted(set(current) - set(permissions))
+        if name != group.name:
+            changes.append({"kind": "rename", "id": group.id, "name": name, "old_name": group.name, "grant": grant_, "revoke": revoke})
+            final_names[group.id] = name.casefold()
+        elif grant_ or revoke:
+            changes.append({"kind": "update", "id": group.id, "name": name, "grant": grant_, "revoke": revoke})
+    names = list(final_names.values())
+    if len(names) != len(set(names)):
+        raise ImportProblem(_("After the import two groups would have the same name."))
+    return changes
+
+
+def apply_import(organization_id, entries):
+    """Apply the whole import in one transaction (all or nothing); returns the changes made."""
+    with db.atomic():
+        changes = plan_import(organization_id, entries)
+        for change in changes:
+            if change["kind"] == "create":
+                group = Group.create(organization=organization_id, name=change["name"])
+            else:
+                group = Group.get_by_id(change["id"])
+                if change["kind"] == "rename":
+                    Group.update(name=change["name"]).where(Group.id == group.id).execute()
+            for permission in change["grant"]:
+                GroupPermission.create(group=group, permission=permission)
+            if change["revoke"]:
+                GroupPermission.delete().where(
+                    GroupPermission.group == group, GroupPermission.permission.in_(change["revoke"])
+                ).execute()
+    return changes

@@ -1,0 +1,180 @@
+"""Background jobs (APScheduler 3), run by exactly one process across all processes and hosts.
+
+`flask scheduler` (production) and `flask serve` (development) both run the leader loop: the
+process that holds the lock runs the jobs, any other waits and takes over when the leader dies.
+The lock is a PostgreSQL advisory lock (released by the server when the leader's connection
+drops) or, on SQLite, an flock on instance/scheduler.lock. Jobs never start inside create_app:
+the reloader and every gunicorn worker would run them too.
+"""
+import fcntl
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg2
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from models import SchedulerHeartbeat, Token, UserSession, db, utcnow
+from services.codes import purge_old_codes
+from services.mail_servers import poll_mail_servers
+from services.deletion import erase_due_accounts
+from services.export import purge_old_exports, run_pending_exports
+
+log = logging.getLogger(__name__)
+ADVISORY_LOCK_KEY = 0x4B414249  # "KABI"
+
+
+def process_name():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat():
+    """Record that the scheduler is alive; keep one day of rows."""
+    SchedulerHeartbeat.create(process=process_name())
+    SchedulerHeartbeat.delete().where(SchedulerHeartbeat.ran_at < utcnow() - timedelta(days=1)).execute()
+
+
+def purge_expired():
+    """Forget used or expired single-use tokens and sessions that ended over 30 days ago."""
+    now = utcnow()
+    Token.delete().where((Token.expires_at < now) | (Token.used_at.is_null(False))).execute()
+    UserSession.delete().where(UserSession.ended_at < now - timedelta(days=30)).execute()
+
+
+# (job id, function, interval in seconds or the config key holding it)
+JOBS = [
+    ("heartbeat", heartbeat, "SCHEDULER_HEARTBEAT_SECONDS"),
+    ("purge_expired", purge_expired, 3600),
+    ("poll_mail_servers", poll_mail_servers, "MAIL_POLL_SECONDS"),
+    ("account_exports", run_pending_exports, "EXPORT_POLL_SECONDS"),
+    ("account_purge_exports", purge_old_exports, 3600),
+    ("account_erase_due", erase_due_accounts, 3600),
+    ("purge_codes", purge_old_codes, 3600),
+]
+
+
+def in_app_context(app, func):
+    def run():
+        with app.app_context():
+            db.connect(reuse_if_open=True)
+            try:
+                func()
+            except Exception:
+                log.exception("job %s failed", func.__name__)
+            finally:
+                db.close()
+
+    run.__name__ = func.__name__
+    return run
+
+
+def start_scheduler(app):
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    for job_id, func, interval in JOBS:
+        seconds = app.config[interval] if isinstance(interval, str) else interval
+        scheduler.add_job(in_app_context(app, func), "interval", seconds=seconds, id=job_id, next_run_time=utcnow())
+    scheduler.start()
+    return scheduler
+
+
+class PostgresLock:
+    """A session-level advisory lock on a connection of its own, outside the request pool."""
+
+    def __init__(self, url):
+        self.url = url.replace("postgresql+pool://", "postgresql://").replace("postgres://", "postgresql://")
+        self.conn = None
+
+    def acquire(self):
+        try:
+            self.conn = self.conn or psycopg2.connect(self.url, connect_timeout=5)
+            self.conn.autocommit = True
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+                return cur.fetchone()[0]
+        except psycopg2.Error as exc:
+            log.warning("scheduler lock: %s", exc)
+            self.release()
+            return False
+
+    def held(self):
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            return True
+        except (psycopg2.Error, AttributeError):
+            return False
+
+    def release(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()  # the server drops the advisory lock with the session
+            except psycopg2.Error:
+                pass
+            self.conn = None
+
+
+class FileLock:
+    """An exclusive flock on a file: one leader per machine for the SQLite set-up."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.handle = None
+
+    def acquire(self):
+        self.handle = self.handle or self.path.open("a")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def held(self):
+        return self.handle is not None
+
+    def release(self):
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+def leader_lock(app):
+    url = app.config["DATABASE_URL"]
+    if url.startswith("postgres"):
+        return PostgresLock(url)
+    return FileLock(Path(app.config["INSTANCE_PATH"]) / "scheduler.lock")
+
+
+def lead_when_possible(app, stop):
+    """Wait for the lock, run the jobs while holding it, and start waiting again if it is lost."""
+    lock = leader_lock(app)
+    poll = app.config["SCHEDULER_LEADER_POLL_SECONDS"]
+    while not stop.is_set():
+        if not lock.acquire():
+            stop.wait(poll)
+            continue
+        log.info("scheduler: %s leads, running %d job(s)", process_name(), len(JOBS))
+        scheduler = start_scheduler(app)
+        while not stop.wait(poll) and lock.held():
+            pass
+        scheduler.shutdown(wait=False)
+        lock.release()
+        if not stop.is_set():
+            log.warning("scheduler: lost the lock, waiting to lead again")
+
+
+def start_in_background(app):
+    """For `flask serve`: the leader loop in a daemon thread next to the development server."""
+    stop = threading.Event()
+    threading.Thread(target=lead_when_possible, args=(app, stop), daemon=True, name="scheduler").start()
+    return stop
+
+
+def run_scheduler_forever(app):
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    lead_when_possible(app, stop)

@@ -1,0 +1,56 @@
+"""Server-side session records: started at sign-in, checked on every request, ended on the server."""
+from datetime import timedelta
+
+from models import User, UserSession, utcnow
+
+from .tokens import digest, new_secret
+
+TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most once a minute, not on every request
+
+
+def start_session(user, ip="", user_agent=""):
+    """Record a new session for `user` and return the secret that goes into the signed cookie."""
+    secret = new_secret()
+    UserSession.create(user=user, token_hash=digest(secret), ip=ip[:45], user_agent=user_agent[:300])
+    return secret
+
+
+def live_session(secret, user_id, idle, absolute, touch=True):
+    """The open session for this cookie, or None (unknown, ended, idle too long or too old).
+
+    touch=False (background polling) checks the session without counting the request as activity.
+    """
+    if not secret:
+        return None
+    # One query for the session and its person: this runs on every request.
+    record = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(UserSession.token_hash == digest(secret), UserSession.user == user_id)
+        .get_or_none()
+    )
+    if record is None or record.ended_at is not None:
+        return None
+    now = utcnow()
+    if now - record.last_seen_at > idle or now - record.created_at > absolute:
+        end_session(record)
+        return None
+    if touch and now - record.last_seen_at > TOUCH_EVERY:
+        UserSession.update(last_seen_at=now).where(UserSession.id == record.id).execute()
+    return record
+
+
+def end_session(record):
+    UserSession.update(ended_at=utcnow()).where(UserSession.id == record.id, UserSession.ended_at.is_null()).execute()
+
+
+def end_sessions(user, keep=None):
+    """End all of `user`'s open sessions except `keep` (e.g. after a password change)."""
+    query = UserSession.update(ended_at=utcnow()).where(UserSession.user == user, UserSession.ended_at.is_null())
+    if keep is not None:
+        query = query.where(UserSession.id != keep.id)
+    return query.execute()
+
+
+def mark_reauthenticated(record):
+    UserSession.update(reauth_at=utcnow()).where(UserSession.id == record.id).execute()

@@ -1,0 +1,278 @@
+"""Settlements (issue 8): billing details with check digits, invoices with search, PDF, statuses and
+the balance history; each page behind its permission, other organizations' invoices 404."""
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from models import AuditEvent, BalanceEntry, BillingDetails, Invoice, Organization
+from services import invoices
+from services.permissions import grant
+from tests.conftest import csrf_from, form_post, make_user, sign_in
+
+HTMX = {"HX-Request": "true"}
+GOOD = {
+    "name": "ООО «Тест»", "tin": "7704123450", "kpp": "770401001", "ogrn": "1027704123457",
+    "legal_address": "Москва, ул. Льва Толстого, 16", "postal_address": "", "bank_name": "ПАО Сбербанк",
+    "bik": "044525225", "account_number": "40702810938000012345", "correspondent_account": "30101810400000000225",
+    "billing_email": "Buh@Example.com",
+}
+
+
+@pytest.fixture
+def editor(client, org):
+    user = make_user(org, "boss@example.com")
+    grant(user, "billing.view", "billing.edit")
+    sign_in(client, "boss@example.com")
+    return client
+
+
+@pytest.fixture
+def viewer(client, org):
+    user = make_user(org, "view@example.com")
+    grant(user, "billing.view")
+    sign_in(client, "view@example.com")
+    return client
+
+
+def make_invoices(org, n, start=date(2026, 1, 1), **kwargs):
+    made = []
+    for i in range(n):
+        day = start + timedelta(days=i)
+        made.append(invoices.issue_invoice(org, Decimal("1000.00") + i, day, day, issued_on=day, **kwargs))
+    return made
+
+
+def test_editor_saves_billing_details_and_the_change_is_audited(editor, org):
+    response = form_post(editor, "/app/account/billing", GOOD)
+    assert response.status_code == 303
+    assert "Billing details saved." in editor.get(response.headers["Location"]).get_data(as_text=True)
+    details = BillingDetails.get(BillingDetails.organization == org.id)
+    assert details.account_number == "40702810938000012345" and details.billing_email == "buh@example.com"
+    assert Organization.get_by_id(org.id).legal_address == "Москва, ул. Льва Толстого, 16"
+    assert AuditEvent.get(AuditEvent.action == "billing.updated").target == "7704123450"
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("tin", "7704123451", "Enter a valid TIN"),
+    ("kpp", "77040100", "Enter a valid KPP"),
+    ("ogrn", "1027704123458", "Enter a valid OGRN"),
+    ("bik", "12345", "Enter a valid BIC"),
+    ("account_number", "40702810038000012345", "does not match the BIC"),
+    ("correspondent_account", "30101810400000000226", "does not match the BIC"),
+    ("billing_email", "not-an-address", "Enter a valid e-mail address"),
+    ("name", "x" * 10_000, "At most 300 characters"),
+    ("name", "", "This field is required"),
+])
+def test_wrong_details_come_back_at_the_field_and_nothing_is_saved(editor, org, field, value, message):
+    response = form_post(editor, "/app/account/billing", {**GOOD, field: value})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert message in body
+    assert f'id="{field}-error"' in body
+    assert not BillingDetails.select().exists()
+    assert Organization.get_by_id(org.id).name == "ООО «Тест»"
+
+
+def test_htmx_save_answers_with_the_card_fragment(editor):
+    token = csrf_from(editor.get("/app/account/billing").get_data(as_text=True))
+    bad = editor.post("/app/account/billing", data={**GOOD, "tin": "123"}, headers={**HTMX, "X-CSRFToken": token})
+    assert bad.status_code == 422
+    body = bad.get_data(as_text=True)
+    assert "<html" not in body and 'id="billing-card"' in body and 'value="123"' in body
+    good = editor.post("/app/account/billing", data=GOOD, headers={**HTMX, "X-CSRFToken": token})
+    assert good.headers["HX-Redirect"] == "/app/account/billing"
+
+
+def test_viewer_sees_details_read_only_with_the_manager_note_and_cannot_post(viewer, org):
+    page = viewer.get("/app/account/billing").get_data(as_text=True)
+    assert "contact your manager" in page and "7704123450" in page and 'name="tin"' not in page
+    token = csrf_from(page)
+    response = viewer.post("/app/account/billing", data={**GOOD, "csrf_token": token})
+    assert response.status_code == 403
+    assert not BillingDetails.select().exists()
+
+
+def test_member_without_permission_gets_403_and_signed_out_goes_to_sign_in(client, org):
+    make_user(org, "nobody@example.com")
+    assert client.get("/app/account/invoices").status_code == 302
+    sign_in(client, "nobody@example.com")
+    for url in ("/app/account/billing", "/app/account/invoices", "/app/account/balance", "/app/account/files",
+                "/app/account/gdpr", "/app/account/invoices/new"):
+        assert client.get(url).status_code == 403, url
+    assert client.get("/app/account/privacy").status_code == 200  # everyone's own data
+    assert client.get("/app/account/").headers["Location"].endswith("/app/account/privacy")
+
+
+def test_invoice_search_filters_and_keyset_pages(viewer, org):
+    made = make_invoices(org, 45)
+    invoices.set_status(made[3], "paid")
+    page1 = viewer.get("/app/account/invoices").get_data(as_text=True)
+    assert made[44].number in page1 and made[25].number in page1 and made[24].number not in page1
+    next_url = page1.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    page2 = viewer.get(next_url).get_data(as_text=True)
+    assert made[24].number in page2 and made[44].number not in page2 and "First page" in page2
+
+    only_paid = viewer.get("/app/account/invoices?status=paid").get_data(as_text=True)
+    assert made[3].number in only_paid and made[4].number not in only_paid
+    by_number = viewer.get(f"/app/account/invoices?q={made[7].number}").get_data(as_text=True)
+    assert made[7].number in by_number and made[8].number not in by_number
+    by_dates = viewer.get("/app/account/invoices?date_from=2026-01-02&date_to=2026-01-03").get_data(as_text=True)
+    assert made[1].number in by_dates and made[2].number in by_dates and made[3].number not in by_dates
+    by_amount = viewer.get("/app/account/invoices?amount_min=1040&amount_max=1041.5").get_data(as_text=True)
+    assert made[40].number in by_amount and made[41].number in by_amount and made[42].number not in by_amount
+
+
+def test_search_answers_htmx_with_the_results_fragment(viewer, org):
+    make_invoices(org, 2)
+    response = viewer.get("/app/account/invoices?q=0002", headers=HTMX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body and 'id="invoice-results"' in body
+    assert "2026-0002" in body and "2026-0001" not in body
+
+
+@pytest.mark.parametrize("query,message", [
+    ("q=' OR 1=1 --", "Invoice numbers have only letters"),
+    ("q=" + "9" * 10_000, "At most 40 characters"),
+    ("amount_min=lots", "Not a valid decimal value"),
+    ("date_from=2026-13-45", "Not a valid date value"),
+    ("date_from=2026-03-01&date_to=2026-01-01", "The end date is before the start date"),
+    ("status=stolen", "Not a valid choice"),
+    ("amount_min=NaN", "Enter a number"),
+    ("amount_max=-Infinity", "Enter a number"),
+])
+def test_bad_searches_get_a_message_and_no_rows(viewer, org, query, message):
+    make_invoices(org, 1)
+    response = viewer.get(f"/app/account/invoices?{query}")
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert message in body and "2026-0001</a>" not in body
+
+
+def test_a_mangled_cursor_is_ignored(viewer, org):
+    make_invoices(org, 1)
+    assert "2026-0001" in viewer.get("/app/account/invoices?after=x.y").get_data(as_text=True)
+
+
+def test_invoice_page_and_pdf_are_for_the_organization_only(viewer, org):
+    invoice = make_invoices(org, 1)[0]
+    other = Organization.create(name="Чужая")
+    theirs = invoices.issue_invoice(other, "5.00", date(2026, 1, 1), date(2026, 1, 31))
+    page = viewer.get(f"/app/account/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Invoice 2026-0001" in page and "RUB" in page and "1,000.00" in page
+    pdf = viewer.get(f"/app/account/invoices/{invoice.id}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+    assert pdf.headers["Content-Disposition"].startswith("attachment;")
+    assert viewer.get(f"/app/account/invoices/{theirs.id}").status_code == 404
+    assert viewer.get(f"/app/account/invoices/{theirs.id}.pdf").status_code == 404
+
+
+def test_russian_pdf_carries_cyrillic_text(client, org):
+    user = make_user(org, "ru@example.com", language="ru")
+    grant(user, "billing.view")
+    invoice = make_invoices(org, 1)[0]
+    sign_in(client, "ru@example.com")
+    pdf = client.get(f"/app/account/invoices/{invoice.id}.pdf").data
+    assert b"DejaVuSans" in pdf  # a font with Cyrillic glyphs is embedded
+    # The text's ToUnicode map lists the letters of "Счёт" (С ч ё т), so the title is Russian, not boxes.
+    assert all(code in pdf.upper() for code in (b"<0421>", b"<0447>", b"<0451>", b"<0442>"))
+    page = client.get(f"/app/account/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Счёт 2026-0001" in page
+
+
+def test_issuing_an_invoice_and_paying_it_moves_the_balance_with_its_cause(editor, org):
+    response = form_post(editor, "/app/account/invoices/new", {
+        "number": "", "issued_on": "2026-02-01", "period_start": "2026-02-01", "period_end": "2026-02-28",
+        "amount": "2500.50", "description": "Тариф «Стандарт»", "status": "issued"})
+    assert response.status_code == 303
+    invoice = Invoice.get()
+    assert invoice.number == "2026-0001" and invoice.amount == Decimal("2500.50")
+    response = form_post(editor, f"/app/account/invoices/{invoice.id}/status", {"status": "paid"},
+                         page=f"/app/account/invoices/{invoice.id}")
+    assert response.status_code == 303
+    assert "is now Paid" in editor.get(response.headers["Location"]).get_data(as_text=True)
+    org = Organization.get_by_id(org.id)
+    assert org.balance == Decimal("3735.00")
+    entry = BalanceEntry.get()
+    assert entry.change == Decimal("2500.50") and entry.balance_after == Decimal("3735.00")
+    history = editor.get("/app/account/balance").get_data(as_text=True)
+    assert "Payment of invoice 2026-0001" in history
+    # paid is final
+    again = form_post(editor, f"/app/account/invoices/{invoice.id}/status", {"status": "cancelled"},
+                      page=f"/app/account/invoices/{invoice.id}")
+    assert "not possible" in editor.get(again.headers["Location"]).get_data(as_text=True)
+    assert Invoice.get().status == "paid" and BalanceEntry.select().count() == 1
+
+
+def test_issue_form_errors_and_duplicate_numbers(editor, org):
+    make_invoices(org, 1)
+    bad = form_post(editor, "/app/account/invoices/new", {
+        "number": "2026-0001", "issued_on": "2026-02-01", "period_start": "2026-02-01", "period_end": "2026-02-28",
+        "amount": "10", "status": "issued"})
+    assert bad.status_code == 422 and "already exists" in bad.get_data(as_text=True)
+    worse = form_post(editor, "/app/account/invoices/new", {
+        "number": "", "issued_on": "", "period_start": "2026-02-10", "period_end": "2026-02-01",
+        "amount": "-5", "status": "paid'"})
+    body = worse.get_data(as_text=True)
+    assert worse.status_code == 422 and "The period ends before it starts." in body
+    assert Invoice.select().count() == 1
+
+
+def test_viewer_cannot_issue_or_change_invoices(viewer, org):
+    invoice = make_invoices(org, 1)[0]
+    assert viewer.get("/app/account/invoices/new").status_code == 403
+    response = form_post(viewer, f"/app/account/invoices/{invoice.id}/status", {"status": "paid"},
+                         page=f"/app/account/invoices/{invoice.id}")
+    assert response.status_code == 403 and Invoice.get().status == "issued"
+
+
+def test_other_organizations_invoice_status_is_404(editor, org):
+    other = Organization.create(name="Чужая")
+    theirs = invoices.issue_invoice(other, "5.00", date(2026, 1, 1), date(2026, 1, 31))
+    response = form_post(editor, f"/app/account/invoices/{theirs.id}/status", {"status": "paid"},
+                         page="/app/account/invoices")
+    assert response.status_code == 404 and Invoice.get_by_id(theirs.id).status == "issued"
+
+
+def test_invoice_list_query_uses_the_organization_index(app, org):
+    """DESIGN.md: lists use indexed queries; the plan names our composite index, not a scan."""
+    from models import db
+
+    query = Invoice.select().where(Invoice.organization == org.id).order_by(Invoice.issued_on.desc(),
+                                                                           Invoice.id.desc()).limit(21)
+    sql, params = query.sql()
+    with db.connection_context():
+        if db.obj.__class__.__name__.startswith("Sqlite") or "Sqlite" in type(db.obj).__name__:
+            plan = " ".join(str(row) for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+            assert "invoice_organization_id_issued_on_id" in plan or "invoice_organization_id_status" in plan
+        else:
+            db.execute_sql("SET enable_seqscan = off")
+            plan = " ".join(row[0] for row in db.execute_sql("EXPLAIN " + sql, params).fetchall())
+            db.execute_sql("SET enable_seqscan = on")
+            assert "invoice_organization_id_issued_on_id" in plan
+
+
+def test_ids_and_cursors_beyond_64_bits_are_404_or_ignored(viewer, org):
+    make_invoices(org, 1)
+    huge = "9" * 30
+    assert viewer.get(f"/app/account/invoices/{huge}").status_code == 404
+    assert viewer.get(f"/app/account/invoices/{huge}.pdf").status_code == 404
+    assert viewer.get(f"/app/account/balance?before={huge}").status_code == 200
+    assert "2026-0001" in viewer.get(f"/app/account/invoices?after=2026-01-01.{huge}").get_data(as_text=True)
+
+
+def test_invoices_and_payments_notify_the_billing_people_only(app, org):
+    """With the notifications area: "payments and invoices" goes to those who may see invoices."""
+    try:
+        from models import Notification
+    except ImportError:
+        pytest.skip("the notifications area (issue 7) has not landed yet")
+    boss = make_user(org, "boss@example.com")
+    grant(boss, "billing.view")
+    make_user(org, "clerk@example.com")
+    with app.test_request_context():
+        invoice = make_invoices(org, 1)[0]
+        invoices.set_status(invoice, "paid")
+    rows = list(Notification.select().where(Notification.category == "billing"))
+    assert {row.user_id for row in rows} == {boss.id}
+    assert sorted('"payment"' in row.data for row in rows) == [False, True]

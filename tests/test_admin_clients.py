@@ -1,0 +1,167 @@
+"""Client tags, client visibility by tags and countries, masking (page and JSON), CSV import."""
+import io
+
+import pytest
+
+from models import Client, ClientTag, ClientTagLink, Organization, UserAdminSettings, UserAllowedTag
+from services.clients import mask_email, mask_phone, mask_text
+from services.permissions import add_to_group, administrators_group, grant
+from tests.conftest import csrf_from, form_post, make_user, sign_in
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def admin(org):
+    user = make_user(org, "boss@example.com", full_name="Boss")
+    add_to_group(user, administrators_group(org))
+    return user
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    sign_in(client, "boss@example.com")
+    return client
+
+
+def test_tags_added_renamed_and_deleted(admin_client, org):
+    response = form_post(admin_client, "/admin/client-tags", {"caption": "VIP"})
+    assert response.status_code == 303
+    tag = ClientTag.get(ClientTag.caption == "VIP")
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Tag “VIP” added." in page and f"<td>{tag.id}</td>" in page
+    edit = admin_client.get(f"/admin/client-tags?edit={tag.id}", headers=HTMX).get_data(as_text=True)
+    assert 'value="VIP"' in edit and "<html" not in edit
+    token = csrf_from(edit)
+    response = admin_client.post(f"/admin/client-tags/{tag.id}", data={"caption": "Gold"},
+                                 headers={**HTMX, "X-CSRFToken": token})
+    assert response.status_code == 204 and ClientTag.get_by_id(tag.id).caption == "Gold"
+    response = form_post(admin_client, f"/admin/client-tags/{tag.id}/delete", {}, page="/admin/client-tags")
+    assert response.status_code == 303 and not ClientTag.select().exists()
+
+
+def test_tag_errors(admin_client, org):
+    ClientTag.create(organization=org, caption="VIP")
+    for caption, message in (("", "This field is required."), ("x" * 10000, "At most 60 characters."), ("VIP", "already exists")):
+        response = form_post(admin_client, "/admin/client-tags", {"caption": caption})
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
+    theirs = ClientTag.create(organization=Organization.create(name="Other"), caption="Theirs")
+    assert form_post(admin_client, f"/admin/client-tags/{theirs.id}", {"caption": "Mine"}, page="/admin/client-tags").status_code == 404
+    assert form_post(admin_client, f"/admin/client-tags/{theirs.id}/delete", {}, page="/admin/client-tags").status_code == 404
+    assert admin_client.get(f"/admin/client-tags?edit={theirs.id}").status_code == 404
+    assert ClientTag.get_by_id(theirs.id).caption == "Theirs"
+
+
+@pytest.fixture
+def registry(org):
+    vip, retail = ClientTag.create(organization=org, caption="VIP"), ClientTag.create(organization=org, caption="Retail")
+    clients = {}
+    for name, country, tags in (("Anna Smirnova", "RU", [vip]), ("Hans Gruber", "DE", [retail]),
+                                ("Aigerim Nur", "KZ", [vip, retail]), ("No Tags", "RU", [])):
+        clients[name] = Client.create(organization=org, name=name, email=f"{name.split()[0].lower()}@mail.example",
+                                      phone="+79123456789", country=country)
+        for tag in tags:
+            ClientTagLink.create(client=clients[name], tag=tag)
+    Client.create(organization=Organization.create(name="Other"), name="Foreign Secret", country="RU")
+    return vip, retail
+
+
+def viewer(client, org, tags=(), countries="", except_=False, mask=False):
+    user = make_user(org, "viewer@example.com")
+    grant(user, "clients.view")
+    for tag in tags:
+        UserAllowedTag.create(user=user, tag=tag)
+    UserAdminSettings.create(user=user, countries=countries, countries_except=except_, mask_data=mask)
+    sign_in(client, "viewer@example.com")
+    return {c["name"] for c in client.get("/admin/clients.json").get_json()["clients"]}
+
+
+def test_without_tags_or_countries_everyone_of_the_organization_is_seen(client, org, registry):
+    assert viewer(client, org) == {"Anna Smirnova", "Hans Gruber", "Aigerim Nur", "No Tags"}
+
+
+def test_allowed_tags_limit_the_clients(client, org, registry):
+    vip, _retail = registry
+    assert viewer(client, org, tags=[vip]) == {"Anna Smirnova", "Aigerim Nur"}
+
+
+def test_countries_only_these(client, org, registry):
+    assert viewer(client, org, countries="DE,KZ") == {"Hans Gruber", "Aigerim Nur"}
+
+
+def test_countries_all_except(client, org, registry):
+    assert viewer(client, org, countries="RU", except_=True) == {"Hans Gruber", "Aigerim Nur"}
+
+
+def test_tags_and_countries_together(client, org, registry):
+    _vip, retail = registry
+    assert viewer(client, org, tags=[retail], countries="DE", except_=True) == {"Aigerim Nur"}
+
+
+def test_page_shows_the_same_clients_as_json(client, org, registry):
+    vip, _retail = registry
+    viewer(client, org, tags=[vip])
+    page = client.get("/admin/clients").get_data(as_text=True)
+    assert "Anna Smirnova" in page and "Hans Gruber" not in page and "Foreign Secret" not in page
+
+
+def test_masking_on_page_and_json(client, org, registry):
+    names = viewer(client, org, mask=True)
+    assert "A*** S*******" in names and "Anna Smirnova" not in names
+    data = client.get("/admin/clients.json").get_json()["clients"]
+    anna = next(c for c in data if c["name"] == "A*** S*******")
+    assert anna["email"] == "a***@m***.example" and anna["phone"] == "+7********89"
+    page = client.get("/admin/clients").get_data(as_text=True)
+    assert "Smirnova" not in page and "anna@mail.example" not in page and "+79123456789" not in page
+    assert "A*** S*******" in page
+
+
+def test_mask_helpers():
+    assert mask_text("Анна Смирнова") == "А*** С*******"
+    assert mask_email("x@y") == "x*@y"
+    assert mask_phone("+442079460958") == "+44********58"
+
+
+def csv_post(client, content):
+    token = csrf_from(client.get("/admin/clients").get_data(as_text=True))
+    return client.post("/admin/clients/import", data={"csrf_token": token, "file": (io.BytesIO(content), "c.csv")},
+                       content_type="multipart/form-data")
+
+
+def test_csv_import_creates_clients_with_tags(admin_client, org):
+    ClientTag.create(organization=org, caption="VIP")
+    content = "name;email;phone;country;tags\nИван Петров;Ivan@Example.com;+7 912 345 67 89;ru;vip\nJo;;;;\n".encode()
+    response = csv_post(admin_client, content)
+    assert response.status_code == 303
+    ivan = Client.get(Client.name == "Иван Петров")
+    assert (ivan.email, ivan.phone, ivan.country) == ("ivan@example.com", "+79123456789", "RU")
+    assert [link.tag.caption for link in ivan.tag_links] == ["VIP"]
+    assert "2 client(s) imported." in admin_client.get("/admin/clients").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"name,email\nGood,good@example.com\nBad,not-an-email\n", "Line 3:"),
+    (b"email\nx@example.com\n", "must name the columns"),
+    (b"name,country\nA,XX\n", "not a two-letter country code"),
+    (b"name,tags\nA,Unknown\n", "There is no client tag"),
+    (b"name,phone\nA,12\n", "not a phone number"),
+    (b"\xff\xfe\x00\x01", "not UTF-8"),
+    (b"name\n" + b"x" * 300 + b"\n", "A name of 1 to 200 characters"),
+    (b"<?php echo 1; ?>", "must name the columns"),
+])
+def test_bad_csv_is_refused_whole(admin_client, org, content, message):
+    response = csv_post(admin_client, content)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert not Client.select().exists()
+
+
+def test_import_needs_its_own_permission(client, org):
+    user = make_user(org, "v@example.com")
+    grant(user, "clients.view")
+    sign_in(client, "v@example.com")
+    assert "Import from CSV" not in client.get("/admin/clients").get_data(as_text=True)
+    token = csrf_from(client.get("/admin/clients").get_data(as_text=True))
+    response = client.post("/admin/clients/import", data={"csrf_token": token, "file": (io.BytesIO(b"name\nA\n"), "c.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 403 and not Client.select().exists()

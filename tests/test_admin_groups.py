@@ -1,0 +1,197 @@
+"""Groups and permissions: the catalog, the Administrators group's protection, members, export/import."""
+import io
+import json
+
+import pytest
+
+from models import Group, GroupMember, GroupPermission, Organization
+from services.permissions import PERMISSIONS, add_to_group, administrators_group, grant, has_permission
+from tests.conftest import csrf_from, form_post, make_user, sign_in
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def admin(org):
+    user = make_user(org, "boss@example.com", full_name="Boss")
+    add_to_group(user, administrators_group(org))
+    return user
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    sign_in(client, "boss@example.com")
+    return client
+
+
+def htmx_post(client, url, data, page):
+    token = csrf_from(client.get(page).get_data(as_text=True))
+    return client.post(url, data=data, headers={**HTMX, "X-CSRFToken": token})
+
+
+def test_administrators_have_every_permission_and_others_only_their_groups(org, admin, app):
+    with app.test_request_context():
+        check_permissions(org, admin)
+
+
+def check_permissions(org, admin):
+    worker = make_user(org, "w@example.com")
+    assert all(has_permission(admin, p) for p in PERMISSIONS)
+    assert not has_permission(worker, "users.view")
+    grant(worker, "users.view")
+    from flask import g
+
+    g.pop("_permissions", None)
+    assert has_permission(worker, "users.view") and not has_permission(worker, "users.edit")
+    with pytest.raises(KeyError):
+        has_permission(worker, "no.such.permission")
+
+
+def test_groups_page_lists_groups_and_creates_one(admin_client):
+    page = admin_client.get("/admin/groups").get_data(as_text=True)
+    assert "Administrators" in page
+    response = form_post(admin_client, "/admin/groups", {"name": "Support"})
+    assert response.status_code == 303
+    group = Group.get(Group.name == "Support")
+    assert response.headers["Location"].endswith(f"/admin/groups/{group.id}")
+    assert "Group “Support” created." in admin_client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_group_name_errors_come_back_at_the_field(admin_client):
+    for name, message in (("", "This field is required."), ("x" * 10000, "At most 100 characters."),
+                          ("administrators", "reserved for the Administrators group")):
+        response = form_post(admin_client, "/admin/groups", {"name": name})
+        assert response.status_code == 422
+        assert message in response.get_data(as_text=True)
+    response = htmx_post(admin_client, "/admin/groups", {"name": ""}, "/admin/groups")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="groups-list"' in body and "<html" not in body
+
+
+def test_permissions_saved_by_form_and_by_htmx(admin_client, org):
+    group = Group.create(organization=org, name="Support")
+    url = f"/admin/groups/{group.id}/permissions"
+    response = form_post(admin_client, url, {"permissions": ["users.view", "events.view"]}, page=f"/admin/groups/{group.id}")
+    assert response.status_code == 303
+    assert {p.permission for p in group.permissions} == {"users.view", "events.view"}
+    response = htmx_post(admin_client, url, {"permissions": ["tags.manage"]}, f"/admin/groups/{group.id}")
+    assert response.status_code == 204 and response.headers["HX-Redirect"].endswith(f"/admin/groups/{group.id}")
+    assert {p.permission for p in group.permissions} == {"tags.manage"}
+    response = form_post(admin_client, url, {"permissions": ["root.everything"]}, page=f"/admin/groups/{group.id}")
+    assert response.status_code == 422 and "not a valid choice" in response.get_data(as_text=True)
+    assert {p.permission for p in group.permissions} == {"tags.manage"}
+
+
+def test_administrators_group_cannot_be_changed_renamed_or_deleted(admin_client, org):
+    group = administrators_group(org)
+    page = admin_client.get(f"/admin/groups/{group.id}").get_data(as_text=True)
+    assert "Save permissions" not in page and "Delete group" not in page and "disabled" in page
+    base = f"/admin/groups/{group.id}"
+    for url, data in ((base + "/permissions", {"permissions": ["users.view"]}), (base + "/rename", {"name": "Admins"}),
+                      (base + "/delete", {})):
+        response = form_post(admin_client, url, data, page=base)
+        assert response.status_code == 403
+        assert "The Administrators group cannot be changed or deleted." in response.get_data(as_text=True)
+    assert Group.get_by_id(group.id).name == "Administrators"
+    assert not GroupPermission.select().where(GroupPermission.group == group).exists()
+
+
+def test_members_added_and_the_last_administrator_stays(admin_client, org, admin):
+    worker = make_user(org, "w@example.com", full_name="Worker")
+    group = Group.create(organization=org, name="Support")
+    response = form_post(admin_client, f"/admin/groups/{group.id}/members", {"email": "W@example.com"},
+                         page=f"/admin/groups/{group.id}?tab=users")
+    assert response.status_code == 303
+    assert GroupMember.select().where(GroupMember.group == group, GroupMember.user == worker).exists()
+    page = admin_client.get(f"/admin/groups/{group.id}?tab=users").get_data(as_text=True)
+    assert "Worker" in page and "w@example.com" in page
+    stranger_org = Organization.create(name="Other")
+    make_user(stranger_org, "x@other.com")
+    response = form_post(admin_client, f"/admin/groups/{group.id}/members", {"email": "x@other.com"},
+                         page=f"/admin/groups/{group.id}?tab=users")
+    assert response.status_code == 422 and "no user with this e-mail" in response.get_data(as_text=True)
+    admins = administrators_group(org)
+    response = form_post(admin_client, f"/admin/groups/{admins.id}/members/{admin.id}/remove", {},
+                         page=f"/admin/groups/{admins.id}?tab=users")
+    assert response.status_code == 409 and "last administrator" in response.get_data(as_text=True)
+    assert GroupMember.select().where(GroupMember.group == admins, GroupMember.user == admin).exists()
+
+
+def test_other_organizations_groups_are_404(admin_client):
+    other = Organization.create(name="Other")
+    group = Group.create(organization=other, name="Theirs")
+    assert admin_client.get(f"/admin/groups/{group.id}").status_code == 404
+    response = form_post(admin_client, f"/admin/groups/{group.id}/delete", {}, page="/admin/groups")
+    assert response.status_code == 404 and Group.get_or_none(Group.id == group.id)
+
+
+def upload(client, content, name="groups.json"):
+    token = csrf_from(client.get("/admin/groups").get_data(as_text=True))
+    return client.post("/admin/groups/import", data={"csrf_token": token, "file": (io.BytesIO(content), name)},
+                       content_type="multipart/form-data")
+
+
+def test_export_then_import_round_trip_with_preview_and_apply(admin_client, org):
+    support = Group.create(organization=org, name="Support")
+    GroupPermission.create(group=support, permission="users.view")
+    response = admin_client.get("/admin/groups/export")
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    data = json.loads(response.data)
+    assert {g["name"]: g["permissions"] for g in data["groups"]} == {
+        "Administrators": sorted(PERMISSIONS), "Support": ["users.view"]}
+    for item in data["groups"]:
+        if item["name"] == "Support":
+            item["permissions"] = ["events.view"]
+            item["name"] = "Helpdesk"
+    data["groups"].append({"name": "Sales", "permissions": ["clients.view"]})
+    preview = upload(admin_client, json.dumps(data).encode())
+    body = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Helpdesk" in body and "New group" in body and "Sales" in body
+    assert not Group.select().where(Group.name == "Sales").exists()  # a preview writes nothing
+    payload = csrf_from(body)
+    import re
+
+    hidden = re.search(r'name="payload" type="hidden" value="([^"]*)"', body) or re.search(
+        r'id="payload" name="payload" type="hidden" value="([^"]*)"', body)
+    import html as html_lib
+
+    response = admin_client.post("/admin/groups/import/apply", data={"csrf_token": payload, "payload": html_lib.unescape(hidden.group(1))})
+    assert response.status_code == 303
+    assert [p.permission for p in Group.get(Group.name == "Helpdesk").permissions] == ["events.view"]
+    assert [p.permission for p in Group.get(Group.name == "Sales").permissions] == ["clients.view"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not json at all", "not valid JSON"),
+    (b"\xff\xfe\x00garbage", "not valid JSON"),
+    (b'{"groups": "x"}', "no list of groups"),
+    (b'{"groups": [{"name": "Ops", "permissions": ["users.view", "root"]}]}', "unknown permissions: root"),
+    (b'{"groups": [{"name": "Ops", "permissions": []}, {"name": "ops"}]}', "appears twice"),
+    (b'{"groups": [{"id": 999999, "name": "Ops", "permissions": []}]}', "no group with id 999999"),
+    (b'{"groups": [{"name": "Administrators", "permissions": ["users.view"]}]}', "cannot be changed"),
+])
+def test_bad_import_files_are_refused_and_nothing_changes(admin_client, org, content, message):
+    before = [(g.id, g.name) for g in Group.select().order_by(Group.id)]
+    response = upload(admin_client, content)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert [(g.id, g.name) for g in Group.select().order_by(Group.id)] == before
+
+
+def test_renaming_administrators_by_import_is_refused(admin_client, org):
+    admins = administrators_group(org)
+    content = json.dumps({"groups": [{"id": admins.id, "name": "Bosses", "permissions": sorted(PERMISSIONS)}]})
+    response = upload(admin_client, content.encode())
+    assert response.status_code == 422 and "cannot be renamed" in response.get_data(as_text=True)
+
+
+def test_apply_is_all_or_nothing(admin_client, org):
+    Group.create(organization=org, name="Support")
+    admins = administrators_group(org)
+    # A tampered apply: the second entry renames Administrators, so the first must not be created either.
+    payload = json.dumps({"groups": [{"name": "Fresh", "permissions": []},
+                                      {"id": admins.id, "name": "Bosses", "permissions": sorted(PERMISSIONS)}]})
+    token = csrf_from(admin_client.get("/admin/groups").get_data(as_text=True))
+    response = admin_client.post("/admin/groups/import/apply", data={"csrf_token": token, "payload": payload})
+    assert response.status_code == 422 and "cannot be renamed" in response.get_data(as_text=True)
+    assert not Group.select().where(Group.name == "Fresh").exists()

@@ -1,0 +1,169 @@
+"""The page frame: security headers, CSRF and cross-site refusal, error pages, bad input (issue 2)."""
+import re
+
+import pytest
+
+from models import User
+from tests.conftest import PASSWORD, csrf_from, form_post
+
+
+def test_security_headers_on_pages(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    for part in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'self'"):
+        assert part in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "HX-Request" in response.headers["Vary"]
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_https_mode_sends_hsts_and_host_prefixed_secure_cookie(config):
+    from app import create_app
+
+    app = create_app({**config, "HTTPS": True})
+    response = app.test_client().get("/login", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=") and "Secure" in cookie and "Path=/" in cookie
+
+
+def test_no_inline_script_or_style_in_pages(signed_in):
+    for url in ("/app/personal-data",):
+        html = signed_in.get(url).get_data(as_text=True)
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+        assert " style=" not in html and "<style" not in html
+
+
+def test_static_assets_have_hashed_names_and_long_cache(client):
+    html = client.get("/login").get_data(as_text=True)
+    css = re.search(r'href="(/static/css/app\.[0-9a-f]{10}\.css)"', html).group(1)
+    response = client.get(css)
+    response.close()
+    assert response.status_code == 200
+    assert "immutable" in response.headers["Cache-Control"]
+    assert client.get("/static/css/app.0000000000.css").status_code == 404
+    assert client.get("/static/../config.py").status_code == 404
+
+
+def test_wrong_csrf_token_is_refused_and_changes_nothing(client, user):
+    client.get("/login")
+    response = client.post("/login", data={"csrf_token": "forged", "email": "anna@example.com", "password": PASSWORD})
+    assert response.status_code == 403
+    assert "The form has expired" in response.get_data(as_text=True)
+    assert client.get("/app/personal-data").status_code == 302
+
+
+def test_cross_site_post_is_refused(client, user):
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    data = {"csrf_token": token, "email": "anna@example.com", "password": PASSWORD}
+    assert client.post("/login", data=data, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert client.post("/login", data=data, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.post("/login", data=data, headers={"Origin": "http://localhost"}).status_code == 303
+
+
+@pytest.mark.parametrize("lang,text", [("en", "This page does not exist."), ("ru", "Такой страницы нет.")])
+def test_translated_404_page_and_fragment(client, lang, text):
+    page = client.get("/nowhere", headers={"Accept-Language": lang})
+    assert page.status_code == 404 and text in page.get_data(as_text=True) and "<html" in page.get_data(as_text=True)
+    fragment = client.get("/nowhere", headers={"Accept-Language": lang, "HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 404 and text in body and "<html" not in body
+    assert fragment.headers["HX-Retarget"] == "#messages"
+
+
+def test_405_and_413_pages(app, client):
+    assert "not available" in client.put("/login").get_data(as_text=True)
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"csrf_token": token, "email": "a" * 5000, "password": "x"})
+    assert response.status_code == 413 and "too large" in response.get_data(as_text=True)
+
+
+def test_500_is_a_translated_page_not_a_traceback(app, client):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = client.get("/boom", headers={"Accept-Language": "ru"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500 and "Ваши данные в сохранности" in body and "secret internals" not in body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"email": "anna@example.com"},
+        {"email": "x" * 10_000, "password": "y" * 10_000},
+        {"email": "not-an-address", "password": ""},
+        {"email": ["a@example.com", "b@example.com"], "password": PASSWORD},
+    ],
+)
+def test_bad_sign_in_input_gets_a_message_not_a_500(client, user, data):
+    response = form_post(client, "/login", data)
+    assert response.status_code == 422
+    assert 'class="error' in response.get_data(as_text=True)
+
+
+def test_non_utf8_bytes_are_handled(client, user):
+    # Werkzeug drops a form body that is not UTF-8 whole, so the CSRF check refuses it with a message.
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    body = b"csrf_token=" + token.encode() + b"&email=\xff\xfe%ff&password=\xc3\x28"
+    response = client.post("/login", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 403 and "Reload the page" in response.get_data(as_text=True)
+    good = f"csrf_token={token}&email=%FF%FEanna@example.com&password=x".encode()
+    response = client.post("/login", data=good, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 422  # percent-encoded junk bytes reach the form and fail validation
+
+
+def test_forgot_password_bad_input(client):
+    assert form_post(client, "/forgot-password", {"email": "x" * 10_000}).status_code == 422
+    assert "valid e-mail" in form_post(client, "/forgot-password", {"email": "nope"}).get_data(as_text=True)
+
+
+def test_reset_with_garbage_token_is_404(client):
+    assert client.get("/reset-password/" + "a" * 5000).status_code == 404
+    assert client.get("/reset-password/%00%ff").status_code == 404
+
+
+def test_language_switch_for_signed_out_pages(client):
+    response = form_post(client, "/language", {"lang": "ru", "next": "/forgot-password"}, page="/login")
+    assert response.status_code == 303 and response.headers["Location"] == "/forgot-password"
+    assert "Восстановление пароля" in client.get("/forgot-password").get_data(as_text=True)
+    # An open redirect is not possible through `next`.
+    response = form_post(client, "/language", {"lang": "en", "next": "//evil.example/"}, page="/login")
+    assert response.headers["Location"] == "/login"
+
+
+def test_accept_language_picks_russian(client):
+    html = client.get("/login", headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="ru">' in html and "Вход в личный кабинет" in html
+
+
+def test_person_language_setting_wins_over_browser(signed_in, user):
+    User.update(language="ru").where(User.id == user.id).execute()
+    html = signed_in.get("/app/personal-data", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Личные данные" in html
+
+
+def test_menu_works_without_javascript(signed_in):
+    html = signed_in.get("/app/personal-data").get_data(as_text=True)
+    assert '<details class="menu">' in html and 'action="/logout"' in html
+
+
+def test_rate_limit_storage_down_gives_a_translated_503(config):
+    from app import create_app
+
+    app = create_app({**config, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})
+    client = app.test_client()
+    headers = {"Accept-Language": "ru"}
+    token = csrf_from(client.get("/login", headers=headers).get_data(as_text=True))
+    response = client.post("/login", data={"csrf_token": token, "email": "a@example.com", "password": "x" * 9},
+                           headers=headers)
+    assert response.status_code == 503 and "Сервис ненадолго недоступен" in response.get_data(as_text=True)

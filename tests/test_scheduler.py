@@ -1,0 +1,79 @@
+"""Exactly one scheduler runs the jobs across processes; killing the leader hands over (issue 9)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from models import SchedulerHeartbeat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_scheduler_process(database_url, instance):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KABINET_INSTANCE": str(instance),
+        "SECRET_KEY": "test",
+        "SCHEDULER_HEARTBEAT_SECONDS": "1",
+        "SCHEDULER_LEADER_POLL_SECONDS": "1",
+        "FLASK_APP": "app:create_app",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "scheduler"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def writers_since(moment):
+    rows = SchedulerHeartbeat.select().where(SchedulerHeartbeat.ran_at >= moment)
+    return [row.process.rsplit(":", 1)[1] for row in rows]
+
+
+def wait_for(condition, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.fixture
+def database_url(app, database, tmp_path):
+    from tests.conftest import TEST_DATABASE_URL
+
+    return TEST_DATABASE_URL or f"sqlite:///{database.database}"
+
+
+def test_two_schedulers_one_leader_and_handover(app, database_url, tmp_path):
+    from models import utcnow
+
+    started = utcnow()
+    first = start_scheduler_process(database_url, tmp_path)
+    second = start_scheduler_process(database_url, tmp_path)
+    try:
+        assert wait_for(lambda: len(writers_since(started)) >= 3, 20), "no heartbeat within 20 s"
+        time.sleep(2)
+        writers = set(writers_since(started))
+        assert len(writers) == 1, f"more than one scheduler ran the job: {writers}"
+        leader_pid = int(writers.pop())
+        assert leader_pid in (first.pid, second.pid)
+        standby = second if leader_pid == first.pid else first
+
+        os.killpg(leader_pid, signal.SIGKILL)
+        killed_at = utcnow()
+        new = wait_for(lambda: set(writers_since(killed_at)) - {str(leader_pid)}, 10)
+        assert new == {str(standby.pid)}, "the standby did not take over"
+        handover = SchedulerHeartbeat.select().where(SchedulerHeartbeat.process.endswith(f":{standby.pid}")).first()
+        assert (handover.ran_at - killed_at).total_seconds() < 4  # within one poll + one interval
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(10)
