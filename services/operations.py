@@ -6,6 +6,8 @@ started it ("operations" notification) and emits the "operation.finished" webhoo
 from models import Operation, User, db, utcnow
 
 ACTIVE = ("pending", "running")
+# The notification category a finished job is told in ("operations" unless named here).
+CATEGORY_OF_KIND = {"client_import": "imports"}
 
 
 def start_operation(user, kind):
@@ -41,7 +43,8 @@ def finish(operation, status, result="", result_url="", error=""):
         if person is not None:
             from services.notifications import notify
 
-            notify(person, "operations", data, key=f"operation:{operation.id}:{status}")
+            category = CATEGORY_OF_KIND.get(operation.kind, "operations")
+            notify(person, category, data, key=f"operation:{operation.id}:{status}")
         emit_webhook(operation, data)
     return True
 

@@ -244,3 +244,49 @@ def test_a_threshold_set_below_the_current_balance_waits_for_a_recovery(app, org
         assert Notification.select().count() == 0
         set_threshold(user, None)
         assert not LowBalanceAlert.select().exists()
+
+
+# --- events wired to notify() ------------------------------------------------------------------------
+
+
+def test_a_new_sign_in_is_a_security_notification(app, client, user):
+    from tests.conftest import sign_in
+
+    sign_in(client)
+    row = Notification.get(Notification.user == user.id)
+    data = json.loads(row.data)
+    assert (row.category, data["kind"], data["ip"]) == ("security", "signin", "127.0.0.1")
+    assert OutboxMessage.get(OutboxMessage.channel == "email").category == "security"
+
+
+def test_a_password_change_keeps_its_mandatory_mail_and_adds_the_chosen_channels(app, client, user, smtp):
+    """SECURITY.md 13: the direct e-mail stays; notify() adds in-app (and SMS/Telegram/Slack if ticked)."""
+    from blueprints.auth import notify_password_changed
+
+    with app.test_request_context():
+        notify_password_changed(user)
+    assert smtp.wait_for(1)[0].message["Subject"] == "Your Kabinet password was changed"
+    assert json.loads(Notification.get(Notification.user == user.id).data)["kind"] == "password"
+    assert not OutboxMessage.select().where(OutboxMessage.channel == "email").exists()
+
+
+def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org):
+    import io
+
+    from models import Operation
+    from services.permissions import grant
+    from tests.conftest import csrf_from, sign_in
+
+    importer = make_user(org, "imp@example.com")
+    grant(importer, "clients.view", "clients.import")
+    sign_in(client, "imp@example.com")
+    token = csrf_from(client.get("/admin/clients").get_data(as_text=True))
+    response = client.post("/admin/clients/import", content_type="multipart/form-data",
+                           data={"csrf_token": token, "file": (io.BytesIO(b"name\nA\nB\n"), "c.csv")})
+    assert response.status_code == 303
+    operation = Operation.get()
+    assert (operation.kind, operation.status, operation.progress, operation.user_id) == (
+        "client_import", "completed", 100, importer.id)
+    assert operation.result == "2 client(s) imported." and operation.started_at and operation.finished_at
+    note = Notification.get(Notification.user == importer.id, Notification.category == "imports")
+    assert json.loads(note.data)["operation_id"] == operation.id
