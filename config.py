@@ -97,6 +97,7 @@ class Config:
     SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api")
     SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")  # empty: the Slack channel is off
     OPERATIONS_POLL_SECONDS = env_int("OPERATIONS_POLL_SECONDS", 2)  # the live list of operations
+    BELL_POLL_SECONDS = env_int("BELL_POLL_SECONDS", 30)  # the top bar's unread count
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     LANGUAGES = ("en", "ru")
     BABEL_DEFAULT_LOCALE = "en"

@@ -1,20 +1,26 @@
 """Notifications: the channel grid and low-balance alert of /app/personal-data, the bell and the feed
 (/app/notifications), and the list of operations (/app/operations)."""
 import hashlib
+import json
 
 from flask import Blueprint, abort, current_app, flash, make_response, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from models import LowBalanceAlert
+from peewee import fn
+
+from models import LowBalanceAlert, Notification
 from models.notifications import CATEGORIES, CHANNELS
 from services import audit
-from services.notifications import (CATEGORY_LABELS, CHANNEL_LABELS, channel_problems, parse_threshold, preferences,
-                                    set_preference, set_threshold)
+from services.notifications import (CATEGORY_LABELS, CHANNEL_LABELS, OPERATION_KINDS, channel_problems, feed_page,
+                                    mark_read, notification_view, parse_threshold, preferences, set_preference,
+                                    set_threshold)
+from services.operations import any_active, operations_page
 from services.permissions import has_permission
 from services.region import format_money
 
-from . import is_htmx, render, see_other, wants_fragment
+from . import is_htmx, render, render_blocks, see_other, wants_fragment
 from .auth import client_meta
 from .forms import Form
 
@@ -147,13 +153,103 @@ def save_threshold():
     return render(SECTION, block="low_balance", user=user, threshold_saved=True)
 
 
-def etag_response(html, tag_source):
-    """`html` with a weak ETag; 304 when the browser already has it (the bell's poll, when nothing changed)."""
-    tag = 'W/"' + hashlib.sha256(tag_source.encode()).hexdigest()[:16] + '"'
+# --- the bell and the feed ------------------------------------------------------------------------------
+
+
+def unread_summary(user_id):
+    """(unread count, newest unread id) in one query over the (user, read_at) index."""
+    count, newest = (Notification.select(fn.COUNT(Notification.id), fn.MAX(Notification.id))
+                     .where(Notification.user == user_id, Notification.read_at.is_null()).tuples().get())
+    return count or 0, newest or 0
+
+
+def bell_state():
+    if not current_user.is_authenticated:
+        return {"unread": 0}
+    count, _newest = unread_summary(current_user.id)
+    return {"unread": count}
+
+
+@bp.app_context_processor
+def bell_helpers():
+    return {"bell_state": bell_state}
+
+
+@bp.get("/notifications/bell")
+def bell():
+    """The bell alone, for its poll: one indexed query, and 304 (nothing rendered) when nothing changed."""
+    count, newest = unread_summary(current_user.id)
+    tag = 'W/"bell-' + hashlib.sha256(f"{count}.{newest}.{current_locale()}".encode()).hexdigest()[:16] + '"'
     if tag in request.headers.get("If-None-Match", ""):
         response = make_response("", 304)
     else:
-        response = make_response(html)
+        response = make_response(render_blocks("base.html", ["bell"]))
     response.headers["ETag"] = tag
+    # the browser may keep it but must ask each time; its conditional request gets the 304 above
+    response.headers["Cache-Control"] = "private, no-cache"
     return response
 
+
+def feed_context(user):
+    before = request.args.get("before", "")
+    before = int(before) if before.isdigit() and len(before) < 12 else None
+    rows, next_before = feed_page(user.id, before=before)
+    locale = str(current_locale())
+    items = [notification_view(row, user, locale) for row in rows]
+    for item, row in zip(items, rows):
+        item["url"] = json.loads(row.data or "{}").get("result_url", "")
+        item["url"] = item["url"] if item["url"].startswith("/") and not item["url"].startswith("//") else ""
+        item["created_at"] = row.created_at
+    return {"items": items, "next_before": next_before, "first_page": before is None,
+            "unread": unread_summary(user.id)[0]}
+
+
+@bp.get("/notifications")
+def feed():
+    return render("notifications/feed.html", block="feed_list", **feed_context(me()))
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+def read_one(notification_id):
+    user = me()
+    if not Form().validate_on_submit():
+        abort(400)
+    row = Notification.get_or_none(Notification.id == notification_id, Notification.user == user.id) or abort(404)
+    mark_read(user.id, row.id)
+    if not wants_fragment():
+        return see_other(url_for("notifications.feed"))
+    return render("notifications/feed.html", block="feed_list", oob=("bell",), **feed_context(user))
+
+
+@bp.post("/notifications/read-all")
+def read_all():
+    user = me()
+    if not Form().validate_on_submit():
+        abort(400)
+    mark_read(user.id)
+    if not wants_fragment():
+        flash(_("All notifications are marked as read."), "success")
+        return see_other(url_for("notifications.feed"))
+    return render("notifications/feed.html", block="feed_list", oob=("bell",), **feed_context(user))
+
+
+# --- the list of operations ---------------------------------------------------------------------------------
+
+OPERATION_STATUS_LABELS = {"pending": _l("Pending"), "running": _l("In progress"), "completed": _l("Completed"),
+                           "failed": _l("Failed")}
+
+
+def operations_context(user):
+    before = request.args.get("before", "")
+    before = int(before) if before.isdigit() and len(before) < 12 else None
+    shared = ("client_import",) if has_permission(user, "clients.view") else ()
+    rows, next_before = operations_page(user, shared, before=before)
+    return {"operations": rows, "next_before": next_before, "first_page": before is None,
+            "running": any_active(user, shared), "kind_labels": OPERATION_KINDS,
+            "status_labels": OPERATION_STATUS_LABELS}
+
+
+@bp.get("/operations")
+def operations():
+    """Seed 003: the organization's jobs; while one runs, the table asks for itself every few seconds."""
+    return render("notifications/operations.html", block="operations_table", **operations_context(me()))

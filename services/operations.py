@@ -66,13 +66,22 @@ def emit_webhook(operation, data):
     emit(operation.organization, "operation.finished", {k: v for k, v in data.items() if k != "kind"})
 
 
-def any_active(organization_id):
-    return Operation.select().where(Operation.organization == organization_id, Operation.status.in_(ACTIVE)).exists()
+def visible_to(user, shared_kinds):
+    """The organization's operations `user` may see: their own, and every one of `shared_kinds` (e.g. client
+    imports for those who see clients). A data export stays its owner's."""
+    condition = Operation.user == user.id
+    if shared_kinds:
+        condition = condition | Operation.kind.in_(list(shared_kinds))
+    return Operation.select().where(Operation.organization == user.organization_id, condition)
 
 
-def operations_page(organization_id, before=None, per_page=30):
+def any_active(user, shared_kinds=()):
+    return visible_to(user, shared_kinds).where(Operation.status.in_(ACTIVE)).exists()
+
+
+def operations_page(user, shared_kinds=(), before=None, per_page=30):
     """Newest first, keyset on id over the (organization, id) index."""
-    query = Operation.select().where(Operation.organization == organization_id)
+    query = visible_to(user, shared_kinds)
     if before:
         query = query.where(Operation.id < before)
     rows = list(query.order_by(Operation.id.desc()).limit(per_page + 1))
