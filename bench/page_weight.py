@@ -88,6 +88,10 @@ def measure(browser, start_paths):
         if path in pages:
             continue
         response, body = browser.get(path)
+        location = response.getheader("Location") or ""
+        if response.status in (301, 302, 303) and location.startswith("/"):
+            queue.append(location)  # section indexes redirect to their first page
+            continue
         if response.status != 200 or "text/html" not in (response.getheader("Content-Type") or ""):
             continue
         html = body.decode()
@@ -107,7 +111,12 @@ def measure(browser, start_paths):
 def report(title, pages, assets):
     print(f"\n{title}\n{'page':<52}{'req':>4}{'first KB gz':>12}{'repeat KB gz':>13}  largest asset")
     worst_first = worst_repeat = worst_requests = 0
-    for path, (body, refs) in sorted(pages.items()):
+    heaviest = {}  # one row per kind of page: ids and query strings folded, the heaviest kept
+    for path, (body, refs) in pages.items():
+        kind = re.sub(r"/\d+(?=/|$)", "/<id>", path.split("?", 1)[0])
+        if kind not in heaviest or len(body) > len(heaviest[kind][0]):
+            heaviest[kind] = (body, refs)
+    for path, (body, refs) in sorted(heaviest.items()):
         first = gz(body) + sum(assets[r][1] for r in refs)
         repeat = gz(body) + sum(assets[r][1] for r in refs if "immutable" not in assets[r][2])
         largest = max(refs, key=lambda r: assets[r][0], default="")
