@@ -42,6 +42,9 @@ class HttpPeer:
                 answer = peer.ok_body if action == 200 else {"ok": False, "description": "try later",
                                                              "parameters": {"retry_after": 1}}
                 data = json.dumps(answer).encode()
+                if action == 200:  # recorded before answering: the sender may look as soon as it has the answer
+                    with peer.lock:
+                        peer.delivered.append(body)
                 self.send_response(action)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -49,9 +52,6 @@ class HttpPeer:
                     self.send_header("Retry-After", "1")
                 self.end_headers()
                 self.wfile.write(data)
-                if action == 200:
-                    with peer.lock:
-                        peer.delivered.append(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
