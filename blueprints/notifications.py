@@ -178,6 +178,8 @@ def bell_helpers():
 @bp.get("/notifications/bell")
 def bell():
     """The bell alone, for its poll: one indexed query, and 304 (nothing rendered) when nothing changed."""
+    if not is_htmx():  # a plain visit gets the page the bell links to
+        return see_other(url_for("notifications.feed"))
     count, newest = unread_summary(current_user.id)
     tag = 'W/"bell-' + hashlib.sha256(f"{count}.{newest}.{current_locale()}".encode()).hexdigest()[:16] + '"'
     if tag in request.headers.get("If-None-Match", ""):

@@ -147,6 +147,7 @@ def test_the_bell_counts_unread_and_answers_304_when_nothing_changed(signed_in, 
     add_notes(user, 1)
     changed = signed_in.get("/app/notifications/bell", headers={**HX, "If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200 and 'class="bell-count">4<' in changed.get_data(as_text=True)
+    assert signed_in.get("/app/notifications/bell").headers["Location"].endswith("/app/notifications")
 
 
 def test_the_feed_lists_newest_first_and_marks_one_or_all_read(signed_in, user, org):
