@@ -83,6 +83,7 @@ def scope(name):
             if name not in g.api_key.scope_list:
                 return error(403, "insufficient_scope", _("This API key lacks the “%(scope)s” scope.", scope=name))
             return view(*args, **kwargs)
+        wrapper.required_scope = name  # tests/test_api_auth.py reads it to walk every route
         return wrapper
     return decorate
 
