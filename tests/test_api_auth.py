@@ -128,6 +128,7 @@ def test_patch_me_validates_like_the_page_and_changes_nothing_on_error(client, k
         response = client.patch(f"{API}/me", json=body, headers=headers)
         assert response.status_code == 422 and response.get_json()["code"] == code, body
     assert client.patch(f"{API}/me", data="not json", headers=headers).status_code == 400
+    assert client.patch(f"{API}/me", json={}, headers=headers).status_code == 200, "nothing to change is no error"
     russian = client.patch(f"{API}/me", json={"time_zone": "Mars/Olympus"}, headers={**headers, "Accept-Language": "ru"})
     assert russian.get_json()["fields"]["time_zone"] == ["Выберите часовой пояс из списка."]
     ok = client.patch(f"{API}/me", json={"full_name": "Anna B", "time_zone": "Europe/Moscow", "language": "ru"},
