@@ -85,6 +85,7 @@ def anonymise_events(user, anonymous):
     browser; any event that names them (as target or in its details) names `anonymous` instead."""
     values = identifiers(user)  # before the events lose their link to the person
     AuditEvent.update(actor=None, ip="", user_agent="").where(AuditEvent.actor == user.id).execute()
+    AuditEvent.update(impersonator=None).where(AuditEvent.impersonator == user.id).execute()
     for value in values:
         naming = AuditEvent.select().where(
             (AuditEvent.organization == user.organization_id) | AuditEvent.organization.is_null(),
