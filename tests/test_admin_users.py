@@ -274,3 +274,30 @@ def test_users_of_another_organization_are_404(admin_client):
     assert admin_client.get(f"/admin/users/{stranger.id}").status_code == 404
     assert save(admin_client, stranger, status="disabled").status_code == 404
     assert User.get_by_id(stranger.id).status == "enabled"
+
+
+@pytest.mark.parametrize("limit", [0, 3, 1000])
+def test_narrow_and_broad_filters_give_the_same_pages(admin_client, org, monkeypatch, limit):
+    """A filter is applied as an id list when it leaves few people, as a condition otherwise
+    (bench/admin_users.py): both must list the same people in the same order."""
+    from blueprints.admin import userlist
+
+    many_users(org, 40)
+    make_user(org, "anna.k@example.com", full_name="Анна Каренина", two_factor="totp")
+    group = Group.create(organization=org, name="Support")
+    for user in User.select().where(User.email.startswith("user01")):
+        GroupMember.create(group=group, user=user)
+    User.update(status="disabled").where(User.email.in_(["user012@example.com", "user030@example.com"])).execute()
+    monkeypatch.setattr(userlist, "CANDIDATES_MAX", limit)
+    queries = ["q=person 0", "q=user01", "q=анна", "q=zzz", "status=disabled", f"group={group.id}",
+               f"group={group.id}&status=disabled", "q=Person&tfa=totp", "q=user0&sort=name&dir=desc&page=last"]
+    pages = {query: ids_on(admin_client.get("/admin/users?" + query).get_data(as_text=True)) for query in queries}
+    by_email = {u.email: u.id for u in User.select()}
+    assert pages["q=person 0"] == [by_email[f"user{i:03d}@example.com"] for i in range(25)]
+    assert pages["q=user01"] == [by_email[f"user{i:03d}@example.com"] for i in range(10, 20)]
+    assert pages["q=анна"] == [by_email["anna.k@example.com"]] and pages["q=zzz"] == []
+    assert pages["status=disabled"] == [by_email["user012@example.com"], by_email["user030@example.com"]]
+    assert pages[f"group={group.id}"] == [by_email[f"user{i:03d}@example.com"] for i in range(10, 20)]
+    assert pages[f"group={group.id}&status=disabled"] == [by_email["user012@example.com"]]
+    assert pages["q=Person&tfa=totp"] == []
+    assert pages["q=user0&sort=name&dir=desc&page=last"] == [by_email[f"user{i:03d}@example.com"] for i in range(24, -1, -1)][-25:]
