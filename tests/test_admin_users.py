@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from models import ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
+from models import AuditEvent, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
 
@@ -301,3 +301,26 @@ def test_narrow_and_broad_filters_give_the_same_pages(admin_client, org, monkeyp
     assert pages[f"group={group.id}&status=disabled"] == [by_email["user012@example.com"]]
     assert pages["q=Person&tfa=totp"] == []
     assert pages["q=user0&sort=name&dir=desc&page=last"] == [by_email[f"user{i:03d}@example.com"] for i in range(24, -1, -1)][-25:]
+
+
+def test_two_factor_actions_forget_the_old_secrets(admin_client, org, smtp):
+    from models import RecoveryCode, TotpSecret
+    from services import otp
+
+    worker = make_user(org, "w@example.com", two_factor="totp")
+    TotpSecret.create(user=worker, secret=otp.new_totp_secret())
+    otp.new_recovery_codes(worker)
+    form_post(admin_client, f"/admin/users/{worker.id}/two-factor/email", {}, page=f"/admin/users/{worker.id}")
+    assert not TotpSecret.select().where(TotpSecret.user == worker).exists()  # the app no longer opens it
+    assert RecoveryCode.select().where(RecoveryCode.user == worker).count() == 10
+    form_post(admin_client, f"/admin/users/{worker.id}/two-factor/off", {}, page=f"/admin/users/{worker.id}")
+    assert not RecoveryCode.select().where(RecoveryCode.user == worker).exists()
+    event = AuditEvent.select().where(AuditEvent.action == "user.two_factor_reset").order_by(AuditEvent.id.desc()).get()
+    assert event.actor.email == "boss@example.com" and event.target == "w@example.com" and '"off"' in event.details
+
+
+def test_your_own_two_factor_is_not_reset_from_the_back_office(admin_client, admin):
+    User.update(two_factor="totp").where(User.id == admin.id).execute()
+    response = form_post(admin_client, f"/admin/users/{admin.id}/two-factor/off", {}, page=f"/admin/users/{admin.id}")
+    assert response.status_code == 409 and "on the Security page" in response.get_data(as_text=True)
+    assert User.get_by_id(admin.id).two_factor == "totp"
