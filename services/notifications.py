@@ -290,7 +290,8 @@ def due_condition(now):
 
 
 def claim_due(limit, lease_seconds):
-    """Ids of up to `limit` due rows, now leased to this worker (status sending, one attempt counted)."""
+    """(id, attempts) of up to `limit` due rows, now leased to this worker (status sending, one attempt counted);
+    the attempt count identifies this claim: a later claim by another worker counts one more."""
     now = utcnow()
     lease = now + timedelta(seconds=lease_seconds)
     if isinstance(db.obj, pw.PostgresqlDatabase):
@@ -298,8 +299,8 @@ def claim_due(limit, lease_seconds):
                .order_by(OutboxMessage.next_attempt_at).limit(limit).for_update("FOR UPDATE SKIP LOCKED"))
         with db.atomic():
             query = (OutboxMessage.update(status="sending", claimed_until=lease, attempts=OutboxMessage.attempts + 1)
-                     .where(OutboxMessage.id.in_(due)).returning(OutboxMessage.id))
-            return sorted(row.id for row in query.execute())
+                     .where(OutboxMessage.id.in_(due)).returning(OutboxMessage.id, OutboxMessage.attempts))
+            return sorted((row.id, row.attempts) for row in query.execute())
     claimed = []
     candidates = [r.id for r in OutboxMessage.select(OutboxMessage.id).where(due_condition(now))
                   .order_by(OutboxMessage.next_attempt_at).limit(limit)]
@@ -307,7 +308,7 @@ def claim_due(limit, lease_seconds):
         if OutboxMessage.update(status="sending", claimed_until=lease, attempts=OutboxMessage.attempts + 1).where(
             OutboxMessage.id == row_id, due_condition(now)
         ).execute():
-            claimed.append(row_id)
+            claimed.append((row_id, OutboxMessage.select(OutboxMessage.attempts).where(OutboxMessage.id == row_id).scalar()))
     return claimed
 
 
@@ -340,8 +341,16 @@ def deliver_notifications(config=None, limit=100):
     """Scheduler job: deliver every due outbox row; returns {"sent": n, "retry": n, "failed": n}."""
     config = config or current_app.config
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    for row_id in claim_due(limit, config["NOTIFY_LEASE_SECONDS"]):
+    lease = config["NOTIFY_LEASE_SECONDS"]
+    for row_id, attempts in claim_due(limit, lease):
         row = OutboxMessage.get_by_id(row_id)
+        row.attempts = attempts
+        # A batch of slow channels can outlast the lease: renew it just before sending, and skip the row if
+        # another worker has meanwhile claimed it (its claim counted one more attempt).
+        if not OutboxMessage.update(claimed_until=utcnow() + timedelta(seconds=lease)).where(
+            OutboxMessage.id == row.id, OutboxMessage.status == "sending", OutboxMessage.attempts == row.attempts
+        ).execute():
+            continue
         user = User.get_or_none(User.id == row.user_id)
         try:
             if user is None:

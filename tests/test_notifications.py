@@ -153,7 +153,7 @@ def test_two_workers_never_claim_the_same_row(app, reachable):
     def worker():
         with db.connection_context():
             barrier.wait()
-            claimed.append(notifications.claim_due(100, 60))
+            claimed.append([row_id for row_id, _attempts in notifications.claim_due(100, 60)])
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     [t.start() for t in threads]
@@ -290,3 +290,21 @@ def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org
     assert operation.result == "2 client(s) imported." and operation.started_at and operation.finished_at
     note = Notification.get(Notification.user == importer.id, Notification.category == "imports")
     assert json.loads(note.data)["operation_id"] == operation.id
+
+
+def test_a_row_claimed_again_by_another_worker_is_skipped(app, peers, reachable, monkeypatch):
+    """The lease ran out while this worker was busy and another one claimed the row: only one sends it."""
+    with app.app_context():
+        set_preference(reachable, "billing", "email", False)
+        notify(reachable, "billing", PAYMENT)
+        real_claim = notifications.claim_due
+
+        def claim_then_lose(limit, lease):
+            ids = real_claim(limit, lease)
+            OutboxMessage.update(attempts=OutboxMessage.attempts + 1).where(
+                OutboxMessage.channel == "telegram").execute()  # the other worker's claim
+            return ids
+
+        monkeypatch.setattr(notifications, "claim_due", claim_then_lose)
+        deliver_notifications()
+    assert peers["telegram"].requests == [] and len(peers["slack"].delivered) == 1
