@@ -136,6 +136,42 @@ def test_autosave_unknown_field_and_missing_csrf(signed_in, user):
     assert User.get_by_id(user.id).full_name == "Anna Test"
 
 
+def test_autosave_reads_the_session_once_writes_one_column_and_sets_no_cookie(signed_in, user, org):
+    """DESIGN.md: an autosave is one small write. The session lookup brings the person and their
+    organization in one query (the 2FA policy and the top bar need no more), and the session cookie
+    is not re-signed and re-sent on every keystroke's save."""
+    import logging
+
+    headers = hx(signed_in)
+    statements = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if isinstance(record.msg, tuple):
+                statements.append(record.msg[0])
+
+    logger, handler = logging.getLogger("peewee"), Collect()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        response = signed_in.post("/app/personal-data/field/full_name", data={"full_name": "Anna Quick"}, headers=headers)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    writes = [sql for sql in statements if not sql.lstrip().upper().startswith("SELECT")]
+    reads = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 1 and '"full_name"' in writes[0] and '"short_info"' not in writes[0]
+    assert len(reads) == 1 and '"organization"' in reads[0] and '"user_session"' in reads[0]
+    assert User.get_by_id(user.id).full_name == "Anna Quick"
+    # The joined session row is a full organization: the 2FA policy still holds on the next request.
+    Organization.update(require_2fa=True).where(Organization.id == org.id).execute()
+    blocked = signed_in.post("/app/personal-data/field/full_name", data={"full_name": "Nope"}, headers=headers)
+    assert "/security/" in blocked.headers.get("HX-Redirect", "") and User.get_by_id(user.id).full_name == "Anna Quick"
+
+
 def test_two_tabs_saving_different_fields_keep_both(app, org, user):
     """Each save writes only its own column, so parallel saves of two fields never undo each other."""
     tabs = [app.test_client(), app.test_client()]

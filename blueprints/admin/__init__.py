@@ -62,12 +62,35 @@ def index():
     return redirect(url_for(sections[0][0]))
 
 
+class LazySections:
+    """visible_sections(user), worked out only when a template reads it: fragments (an autosave's state
+    line, a status cell) render without the top bar, so they skip the permission query."""
+
+    def __init__(self, user):
+        self.user = user
+        self._sections = None
+
+    def _value(self):
+        if self._sections is None:
+            self._sections = visible_sections(self.user) if self.user else []
+        return self._sections
+
+    def __iter__(self):
+        return iter(self._value())
+
+    def __len__(self):
+        return len(self._value())
+
+    def __bool__(self):
+        return bool(self._value())
+
+
 @bp.app_context_processor
 def admin_frame():
     """The top bar's Administration link, avatar and impersonation banner on every page."""
     user = current_user if current_user and current_user.is_authenticated else None
     return {
-        "admin_sections": visible_sections(user) if user else [],
+        "admin_sections": LazySections(user),
         "impersonator": g.get("impersonator"),
         "avatar_url": avatar_url,
     }
