@@ -19,7 +19,7 @@ from services.sms import SmsError, send_sms
 
 from . import render, render_blocks, see_other, wants_fragment
 from .auth import client_meta, notify_password_changed, wait_message
-from .forms import EmailAddress, Form, StrongPassword, max_length, normalize_email, password_length, required
+from .forms import EmailAddress, Form, StrongPassword, max_length, normalize_email, password_length, plain_text, required
 
 bp = Blueprint("profile", __name__, url_prefix="/app")
 
@@ -27,7 +27,6 @@ PAGE = "profile/personal_data.html"
 NAME_MAX = 200
 PHONE_MAX = 32
 PUBLIC_ENDPOINTS = {"profile.confirm_email"}  # the link in the mail works in any browser
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 ROLE_LABELS = {"owner": _l("Owner"), "admin": _l("Administrator"), "employee": _l("Employee")}
 LEGAL_FORMS = {
@@ -47,12 +46,6 @@ def require_login():
 
 
 # --- forms ------------------------------------------------------------------------------------
-
-
-def plain_text(form, field):
-    """No control characters (PostgreSQL refuses NUL, and none belong in a name)."""
-    if field.data and CONTROL_CHARS.search(field.data):
-        raise ValidationError(_l("Remove the control characters from this field."))
 
 
 class FullNameForm(Form):

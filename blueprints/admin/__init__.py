@@ -1,4 +1,5 @@
-"""The back office under /admin: users, groups and permissions, client tags, clients, events log.
+"""The back office under /admin: users, groups and permissions, client tags, clients, events log, and
+the organization's legal data.
 
 Every page needs a signed-in person (one before_request) and its own permission (a decorator on
 each view); records of another organization answer 404."""
@@ -17,6 +18,7 @@ SECTIONS = (
     ("tags.manage", "admin.client_tags", _l("Client tags")),
     ("clients.view", "admin.clients", _l("Clients")),
     ("events.view", "admin.events", _l("Events log")),
+    ("billing.edit", "admin.organization", _l("Organization")),
 )
 
 
@@ -100,6 +102,6 @@ def avatar_url(user):
     return None
 
 
-from . import clients, groups, users  # noqa: E402,F401  (routes register on bp)
+from . import clients, groups, organization, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp", "PERMISSIONS"]
