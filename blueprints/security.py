@@ -106,6 +106,8 @@ def enforce_2fa_policy():
         return None
     if not current_user.is_authenticated or current_user.two_factor != "off":
         return None
+    if g.get("impersonator") is not None:  # "Sign in as": the security pages are closed anyway
+        return None
     if request.blueprint == "api":
         return None
     if not current_user.organization.require_2fa:  # joined by the session lookup: no extra query

@@ -102,6 +102,6 @@ def avatar_url(user):
     return None
 
 
-from . import clients, groups, organization, users  # noqa: E402,F401  (routes register on bp)
+from . import clients, groups, impersonation, organization, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp", "PERMISSIONS"]
