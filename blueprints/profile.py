@@ -292,6 +292,8 @@ def edit_region():
             "time_zone": user.time_zone or region.zone_for_country(user.country) or "",
         },
     )
+    if preview and wants_fragment():
+        return render("profile/region.html", block="zone_field", form=form, user=user)
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render("profile/region.html", block="region_form", status=status, form=form, user=user)

@@ -220,6 +220,9 @@ def test_time_zone_list_is_the_countrys_until_every_zone_is_asked_for(signed_in,
     # htmx asks for the list of a newly picked country: shown, not saved.
     preview = signed_in.get("/app/personal-data/region?language=&country=DE&time_zone=", headers=HX)
     assert "Europe/Berlin" in preview.get_data(as_text=True) and "Asia/Vladivostok" not in preview.get_data(as_text=True)
+    # Only the zone field comes back, so a language picked while the list loads is not swapped away.
+    assert preview.get_data(as_text=True).lstrip().startswith('<div id="region-zone">')
+    assert 'name="language"' not in preview.get_data(as_text=True)
     assert User.get_by_id(user.id).country == "RU"
     # A zone outside the country's list is still accepted (picked from the full list).
     response = form_post(signed_in, "/app/personal-data/region", {"language": "", "country": "RU", "time_zone": "America/New_York"})
