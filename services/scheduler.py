@@ -24,6 +24,7 @@ from services.mail_servers import poll_mail_servers
 from services.deletion import erase_due_accounts
 from services.export import purge_old_exports, run_pending_exports
 from services.webhooks import deliver_due, purge_old_deliveries
+from services.notifications import deliver_notifications, purge_old_outbox
 
 log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x4B414249  # "KABI"
@@ -57,6 +58,8 @@ JOBS = [
     ("purge_codes", purge_old_codes, 3600),
     ("webhook_deliveries", deliver_due, "WEBHOOK_POLL_SECONDS"),
     ("webhook_purge", purge_old_deliveries, 3600),
+    ("deliver_notifications", deliver_notifications, "NOTIFY_POLL_SECONDS"),
+    ("purge_outbox", purge_old_outbox, 3600),
 ]
 
 
