@@ -89,7 +89,7 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, api, auth, mail_servers, notifications, profile, security, security_api_keys  # noqa: F401
+    from blueprints import account, admin, api, auth, mail_servers, notifications, profile, security, security_api_keys, security_webhooks  # noqa: F401
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)

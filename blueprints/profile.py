@@ -13,7 +13,7 @@ from wtforms.widgets import PasswordInput
 
 from extensions import count_attempt, login_manager, seconds_until_allowed
 from models import User, db, utcnow
-from services import audit, codes, email_change, passwords, region, sessions
+from services import audit, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
 from services.sms import SmsError, send_sms
 
@@ -249,6 +249,13 @@ def personal_data():
     return render(PAGE, **page_context(me()))
 
 
+def profile_changed(user, fields):
+    """The "profile.changed" webhook event (audited changes such as e-mail and phone emit theirs through
+    services.audit); written in the caller's transaction."""
+    webhooks.emit(user.organization_id, "profile.changed",
+                  {"user": {"id": user.id, "email": user.email}, "fields": fields, "via": "page"})
+
+
 # --- inline autosave ----------------------------------------------------------------------------
 
 
@@ -264,7 +271,9 @@ def save_field(name):
         return render(PAGE, block="autosave_state", status=422, f=form[name], **page_context(user, form=form))
     value = form[name].data
     # Only this column is written, so two tabs saving different fields never overwrite each other.
-    User.update({getattr(User, name): value}).where(User.id == user.id).execute()
+    with db.atomic():
+        User.update({getattr(User, name): value}).where(User.id == user.id).execute()
+        profile_changed(user, [name])
     setattr(user, name, value)
     if wants_fragment():
         # One template context for the state line and both out-of-band parts (the state line ignores `oob`).
@@ -299,7 +308,9 @@ def edit_region():
         return render("profile/region.html", block="region_form", status=status, form=form, user=user)
     country = form.country.data or None
     zone = form.time_zone.data or region.zone_for_country(country)
-    User.update(language=form.language.data or None, country=country, time_zone=zone).where(User.id == user.id).execute()
+    with db.atomic():
+        User.update(language=form.language.data or None, country=country, time_zone=zone).where(User.id == user.id).execute()
+        profile_changed(user, ["language", "country", "time_zone"])
     language = form.language.data or None
     with force_locale(language or locale_name()):
         flash(_("Language and region saved."), "success")
@@ -636,6 +647,7 @@ def edit():
     with db.atomic():
         if changes["name"]:
             User.update(full_name=form.full_name.data).where(User.id == user.id).execute()
+            profile_changed(user, ["full_name"])
         if changes["password"]:
             User.update(password_hash=passwords.hash_password(form.new_password.data), password_changed_at=utcnow()).where(
                 User.id == user.id
