@@ -308,3 +308,22 @@ def test_a_row_claimed_again_by_another_worker_is_skipped(app, peers, reachable,
         monkeypatch.setattr(notifications, "claim_due", claim_then_lose)
         deliver_notifications()
     assert peers["telegram"].requests == [] and len(peers["slack"].delivered) == 1
+
+
+def test_a_finished_operation_is_an_operation_finished_webhook_event(app, org, user):
+    import pytest as _pytest
+
+    webhooks = _pytest.importorskip("services.webhooks")
+    from models import WebhookDelivery
+    from services import operations
+
+    webhooks.create_endpoint(org.id, user, "https://hooks.example.com/k", ["operation.finished"],
+                             {"SECRET_KEY": "test-secret"})
+    with app.test_request_context():
+        job = operations.start_operation(user, "data_export")
+        operations.fail_operation(job, "disk full")
+        operations.fail_operation(job, "again")  # ends once: no second event
+    [delivery] = WebhookDelivery.select()
+    payload = json.loads(delivery.payload)
+    assert delivery.event == "operation.finished"
+    assert "disk full" in json.dumps(payload) and '"failed"' in json.dumps(payload)
