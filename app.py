@@ -86,7 +86,7 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, auth, mail_servers, profile, security
+    from blueprints import account, admin, auth, mail_servers, passkeys, profile, security
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
@@ -94,6 +94,8 @@ def register_blueprints(app):
     app.register_blueprint(admin.bp)
     app.register_blueprint(mail_servers.bp)
     app.register_blueprint(security.bp)
+    app.register_blueprint(passkeys.bp)
+    app.register_blueprint(passkeys.login_bp)
 
 
 def select_locale():
