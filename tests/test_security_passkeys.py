@@ -306,3 +306,16 @@ def test_rp_id_and_origin_from_config(app, client, anna):
     options = json_post(client, PAGE + "options", {"name": "Key 2"}).get_json()
     request_derived = SoftKey()  # rp localhost, origin http://localhost: what the request alone would say
     assert json_post(client, PAGE, {"name": "Key 2", "credential": request_derived.register(options)}).status_code == 400
+
+
+def test_an_administrator_switching_someones_2fa_off_removes_their_passkeys(app, client, anna, org):
+    from services.permissions import administrators_group, add_to_group
+
+    add_passkey(client, SoftKey())
+    admin = make_user(org, email="boss@example.com", full_name="Boss", role="admin")
+    add_to_group(admin, administrators_group(org))
+    boss = app.test_client()
+    sign_in(boss, "boss@example.com")
+    response = form_post(boss, f"/admin/users/{anna.id}/two-factor/off", {}, page=f"/admin/users/{anna.id}")
+    assert response.status_code == 303
+    assert User.get_by_id(anna.id).two_factor == "off" and Passkey.select().count() == 0

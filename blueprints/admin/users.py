@@ -14,7 +14,7 @@ from wtforms.validators import ValidationError
 
 from models import ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
-from services import audit, passwords, sessions, tokens
+from services import audit, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
 from services.permissions import (
     EVENT_CATALOG,
@@ -388,7 +388,12 @@ def reset_two_factor(user_id, method):
     if not Form().validate_on_submit():
         abort(400)
     require_admin_for((), target=user)
-    User.update(two_factor=method).where(User.id == user.id).execute()
+    # Through the same service as the person's own switch: "off" also forgets the TOTP secret, passkeys and
+    # recovery codes (they must not come back if 2FA is turned on again), "email" the TOTP secret.
+    if method == "off":
+        otp.disable(user)
+    else:
+        otp.enable_email(user)
     audit.record("user.two_factor_reset", actor=me(), target=user.email, method=method, **client_meta())
     notify_two_factor_changed(user, method)
     if method == "email":
