@@ -4,13 +4,26 @@ import json
 from models import AuditEvent
 
 
-def record(action, actor=None, target="", organization=None, ip="", user_agent="", **details):
-    """Write an audit event; `details` must never hold secrets."""
+def current_impersonator():
+    """The administrator behind this request when it runs under "Sign in as", else None."""
+    from flask import g, has_app_context
+
+    return g.get("impersonator") if has_app_context() else None
+
+
+def record(action, actor=None, target="", organization=None, ip="", user_agent="", impersonator=None, **details):
+    """Write an audit event; `details` must never hold secrets.
+
+    Under "Sign in as" the event names both people: `actor` (the person acted as) and the
+    administrator as `impersonator` (taken from the request unless given)."""
     if organization is None and actor is not None:
         organization = actor.organization_id
+    if impersonator is None:
+        impersonator = current_impersonator()
     return AuditEvent.create(
         action=action,
         actor=actor,
+        impersonator=impersonator,
         organization=organization,
         target=str(target)[:200],
         details=json.dumps(details, ensure_ascii=False, default=str) if details else "",

@@ -77,6 +77,6 @@ def avatar_url(user):
     return None
 
 
-from . import clients, groups, users  # noqa: E402,F401  (routes register on bp)
+from . import clients, groups, impersonation, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp", "PERMISSIONS"]
