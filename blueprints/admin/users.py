@@ -387,12 +387,12 @@ def reset_two_factor(user_id, method):
     if not Form().validate_on_submit():
         abort(400)
     require_admin_for((), target=user)
-    # Through the same service as the person's own switch: "off" also forgets the TOTP secret, passkeys and
-    # recovery codes (they must not come back if 2FA is turned on again), "email" the TOTP secret.
-    if method == "off":
-        otp.disable(user)
+    if user.id == me().id:  # one's own 2FA changes in the security center, behind password and code
+        return details_page(user, status=409, notice=_("Change your own two-factor authentication on the Security page."))
+    if method == "email":
+        otp.enable_email(user)  # the authenticator secret is forgotten; recovery codes stay
     else:
-        otp.enable_email(user)
+        otp.disable(user)  # secrets, recovery codes and open challenges go too
     audit.record("user.two_factor_reset", actor=me(), target=user.email, method=method, **client_meta())
     notify_two_factor_changed(user, method)
     if method == "email":
