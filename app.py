@@ -86,7 +86,9 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, api, auth, mail_servers, passkeys, profile, security, security_api_keys  # noqa: F401
+    from blueprints import (  # noqa: F401
+        account, admin, api, auth, mail_servers, notifications, passkeys, profile, security, security_api_keys,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
@@ -97,6 +99,7 @@ def register_blueprints(app):
     app.register_blueprint(passkeys.bp)
     app.register_blueprint(passkeys.login_bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(notifications.bp)
 
 
 def select_locale():
