@@ -26,7 +26,7 @@ from services import audit, deletion, export, files, invoices, passwords
 from services.checksums import valid_bank_account, valid_bik, valid_correspondent_account
 from services.permissions import has_permission, permission_required
 
-from . import render, see_other, wants_fragment
+from . import limit_upload, render, see_other, wants_fragment
 from .forms import EmailAddress, Form, kpp_check, max_length, ogrn_check, password_length, required, tin_check
 
 bp = Blueprint("account", __name__, url_prefix="/app/account")
@@ -38,7 +38,6 @@ SECTIONS = (
     ("gdpr", "gdpr.manage", "account.agreements", _l("GDPR")),
     ("privacy", None, "account.privacy", _l("My data")),
 )
-MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries around one file
 MAX_ID = 2**63  # ids in a URL beyond a 64-bit integer cannot exist (and SQLite would refuse to bind them)
 
 
@@ -48,23 +47,11 @@ def require_login():
     """Every page of this area needs a signed-in person; permissions are checked per view."""
 
 
-@bp.record_once
-def refuse_large_uploads_first(state):
-    """Runs before every other hook: CSRF protection reads the form, and so the whole body, before a view."""
-    state.app.before_request_funcs.setdefault(None, []).insert(0, upload_size_gate)
-
-
-def upload_size_gate():
-    """A file upload larger than the per-file limit is refused by its Content-Length, before it is read."""
-    if request.endpoint != "account.upload_file" or request.method != "POST":
-        return None
-    limit = current_app.config["FILES_MAX_BYTES"] + MULTIPART_OVERHEAD
-    if request.content_length is not None and request.content_length > limit:
-        from app import error_response
-
-        return error_response(413, str(files.too_large_message(current_app.config)))
-    request.max_content_length = limit  # also bounds a body sent without Content-Length
-    return None
+limit_upload(
+    "account.upload_file",
+    lambda config: config["FILES_MAX_BYTES"],
+    lambda config: files.too_large_message(config),
+)
 
 
 @bp.context_processor
