@@ -119,19 +119,48 @@ def load_user(user_id):
     if not user_id.isdigit() or g.get("backend_down"):
         return None
     cfg = current_app.config
-    record = live_session(
-        session.get("sid"),
-        int(user_id),
-        idle=timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
-        absolute=timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]),
+    limits = {
+        "idle": timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]),
+        "absolute": timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]),
         # A poller (e.g. the mail-server status cells) must not keep an unattended page signed in.
-        touch=request.headers.get("X-Background-Poll") != "1",
-    )
+        "touch": request.headers.get("X-Background-Poll") != "1",
+    }
+    record = live_session(session.get("sid"), int(user_id), **limits)
+    if "admin_sid" in session:  # "Sign in as": the administrator's own session must hold as well
+        record = impersonated_session(record, limits)
     if record is None or not record.user.is_active:
         return None
     user = record.user
     g.user_session = record
     return user
+
+
+def impersonated_session(record, limits):
+    """Under "Sign in as": the impersonated session while the administrator's own session is open and
+    they may still do it. When it is over (either session ended, or the permission went), the
+    administrator is back in their own session, or signed out when that has ended too."""
+    from services import impersonation
+    from services.sessions import end_session
+
+    admin_secret = session.get("admin_sid")
+    held = impersonation.of_session(record) if record is not None else None
+    if record is not None and held is None:  # not an impersonated session: nothing to come back to
+        session.pop("admin_sid", None)
+        session.pop("_admin_id", None)
+        return record
+    admin_id = held.admin_id if held is not None else session.get("_admin_id")
+    admin_record = live_session(admin_secret, admin_id, **limits) if isinstance(admin_id, int) else None
+    if held is not None and impersonation.still_valid(held, admin_secret, admin_record):
+        g.impersonator = held.admin
+        return record
+    if record is not None:
+        end_session(record)
+    session.pop("admin_sid", None)
+    session.pop("_admin_id", None)
+    if admin_record is None:
+        return None
+    session["sid"], session["_user_id"] = admin_secret, str(admin_record.user_id)
+    return admin_record
 
 
 def unauthorized():

@@ -7,111 +7,12 @@ The default database is a fresh SQLite file (what `make run` uses); pass a Postg
 Prints both rates, their latencies and the ratio (goal: autosave / bare >= 0.5).
 """
 import argparse
-import http.client
-import os
-import re
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-PATH = "/app/personal-data/field/full_name"
-PASSWORD = "bench passphrase lilac tunnel"
-BARE_APP = f'''
-from pathlib import Path
-from flask import Flask, request
-app = Flask(__name__)
-FRAGMENT = (Path(__file__).parent / "fragment.html").read_bytes()
-@app.post("{PATH}")
-def autosave():
-    request.form.get("full_name")
-    return FRAGMENT
-'''
-
-
-def prepare(database_url, users):
-    sys.path.insert(0, str(ROOT))
-    import migrations
-    from models import Organization, User, db, open_database
-    from services import passwords
-
-    if database_url.startswith("postgres"):
-        import psycopg2
-
-        with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-            cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    database = open_database(database_url)
-    db.initialize(database)
-    passwords.configure(19456, 2)
-    with database.connection_context():
-        migrations.upgrade(database)
-        org = Organization.create(name="Bench Ltd", balance="100.00")
-        password_hash = passwords.hash_password(PASSWORD)
-        for n in range(users):
-            User.create(organization=org, email=f"user{n}@bench.local", password_hash=password_hash, full_name=f"User {n}")
-    if hasattr(database, "close_all"):
-        database.close_all()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(spec, workers, env, cwd):
-    port = free_port()
-    process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", spec],
-        cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, port
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
-
-
-def stop(process):
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(10)
-
-
-class Tab:
-    """One signed-in browser tab: its cookie and CSRF token (a new connection per request, as gunicorn's sync workers close them)."""
-
-    def __init__(self, port):
-        self.port, self.cookie, self.token = port, "", ""
-
-    def request(self, method, path, form=None, htmx=False):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Cookie": self.cookie, "Content-Type": "application/x-www-form-urlencoded"}
-        if htmx:
-            headers.update({"HX-Request": "true", "X-CSRFToken": self.token})
-        conn.request(method, path, body=urlencode(form) if form is not None else None, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        conn.close()
-        if response.getheader("Set-Cookie"):
-            self.cookie = response.getheader("Set-Cookie").split(";", 1)[0]
-        return response.status, data
-
-    def sign_in(self, email):
-        _s, page = self.request("GET", "/login")
-        self.token = re.search(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1).decode()
-        status, _ = self.request("POST", "/login", {"csrf_token": self.token, "email": email, "password": PASSWORD})
-        assert status == 303, status
-        _s, page = self.request("GET", "/app/personal-data")
-        self.token = re.search(rb'"X-CSRFToken": "([^"]+)"', page).group(1).decode()
+from common import ROOT, Tab, bench_env, percentiles, prepare_database, start_bare_flask, start_gunicorn, stop
 
 
 def run(port, tabs, seconds):
@@ -124,7 +25,7 @@ def run(port, tabs, seconds):
         ready.wait()
         while time.monotonic() < deadline[0]:
             started = time.perf_counter()
-            status, _ = tab.request("POST", PATH, {"full_name": f"User {n} {len(local)}", "csrf_token": tab.token}, htmx=True)
+            status, _ = tab.autosave(f"User {n} {len(local)}")
             local.append(time.perf_counter() - started)
             bad += status != 200
         with lock:
@@ -138,8 +39,7 @@ def run(port, tabs, seconds):
     deadline[0] = time.monotonic() + seconds
     for thread in threads:
         thread.join()
-    latencies.sort()
-    return len(latencies) / seconds, statistics.median(latencies) * 1000, latencies[int(0.99 * (len(latencies) - 1))] * 1000, errors[0]
+    return len(latencies) / seconds, *percentiles(latencies), errors[0]
 
 
 def main():
@@ -153,22 +53,19 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
-        prepare(database_url, args.connections)
-        env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench", "KABINET_INSTANCE": str(work),
-               "LOGIN_LIMIT_PER_IP": "100000 per minute", "ARGON2_MEMORY_KIB": "19456", "ARGON2_TIME_COST": "2"}
+        prepare_database(database_url, args.connections)
+        env = bench_env(database_url, work)
         process, port = start_gunicorn("app:create_app()", args.workers, env, ROOT)
         try:
             tabs = [Tab(port) for _ in range(args.connections)]
             for n, tab in enumerate(tabs):
                 tab.sign_in(f"user{n}@bench.local")
-            status, fragment = tabs[0].request("POST", PATH, {"full_name": "User 0", "csrf_token": tabs[0].token}, htmx=True)
+            status, fragment = tabs[0].autosave("User 0")
             assert status == 200, status
             app_rps, app_p50, app_p99, app_errors = run(port, tabs, args.seconds)
         finally:
             stop(process)
-        (work / "bare_app.py").write_text(BARE_APP)
-        (work / "fragment.html").write_bytes(fragment)
-        bare, bare_port = start_gunicorn("bare_app:app", args.workers, env, work)
+        bare, bare_port = start_bare_flask(fragment, args.workers, env, work / "bare")
         try:
             bare_rps, bare_p50, bare_p99, bare_errors = run(bare_port, [Tab(bare_port) for _ in range(args.connections)], args.seconds)
         finally:

@@ -253,6 +253,8 @@ def logout():
         record = g.user_session
         sessions.end_session(record)
         audit.record("signout", actor=current_user._get_current_object(), **client_meta())
+        if g.get("impersonator") is not None:  # signed in as someone else: the administrator's session ends too
+            sessions.end_session_by_secret(session.get("admin_sid"))
     logout_user()
     language = session.get("lang")
     session.clear()

@@ -73,11 +73,15 @@ class RegionForm(Form):
     country = SelectField(_l("Country"), validate_choice=False)
     time_zone = SelectField(_l("Time zone"), validate_choice=False)
 
-    def __init__(self, locale, *args, **kwargs):
+    def __init__(self, locale, *args, all_zones=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.language.choices = [("", _("The browser's language")), ("en", "English"), ("ru", "Русский")]
         self.country.choices = [("", _("Not chosen"))] + list(region.countries(locale))
-        self.time_zone.choices = [("", _("From the country"))] + [(z, z.replace("_", " ")) for z in region.time_zones()]
+        # The chosen country's zones only (a few instead of 400, which keeps the page small); any zone stays valid.
+        zones = [] if all_zones else region.zones_of_country(self.country.data)
+        self.zones_filtered = bool(zones)
+        zones = sorted({*zones, "UTC", self.time_zone.data} - {"", None}) if zones else region.time_zones()
+        self.time_zone.choices = [("", _("From the country"))] + [(z, z.replace("_", " ")) for z in zones]
 
     def validate_language(self, field):
         if field.data not in ("", *current_app.config["LANGUAGES"]):
@@ -281,8 +285,12 @@ def save_field(name):
 @bp.route("/personal-data/region", methods=["GET", "POST"])
 def edit_region():
     user = me()
+    # A GET with the form's fields is htmx asking for the zone list of a newly chosen country: nothing is saved.
+    preview = {"formdata": request.args} if request.method == "GET" and "country" in request.args else {}
     form = RegionForm(
         locale_name(),
+        all_zones=request.args.get("zones") == "all",
+        **preview,
         data={
             "language": user.language or "",
             "country": user.country or "",

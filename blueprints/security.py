@@ -106,6 +106,8 @@ def enforce_2fa_policy():
         return None
     if not current_user.is_authenticated or current_user.two_factor != "off":
         return None
+    if g.get("impersonator") is not None:  # "Sign in as": the security pages are closed anyway
+        return None
     if request.blueprint == "api":
         return None
     if not Organization.select(Organization.require_2fa).where(Organization.id == current_user.organization_id).scalar():

@@ -96,6 +96,8 @@ class Token(BaseModel):
 class AuditEvent(BaseModel):
     organization = pw.ForeignKeyField(Organization, null=True, backref="events", on_delete="CASCADE")
     actor = pw.ForeignKeyField(User, null=True, backref="events", on_delete="SET NULL")
+    # The administrator who acted through "Sign in as" (the actor is then the person they acted as).
+    impersonator = pw.ForeignKeyField(User, null=True, backref="events_as_impersonator", on_delete="SET NULL")
     action = pw.CharField(max_length=60)
     target = pw.CharField(max_length=200, default="")
     details = pw.TextField(default="")

@@ -78,6 +78,9 @@ ACTIONS = {
     "account.deletion_requested": _l("Account deletion requested"),
     "account.deletion_cancelled": _l("Account deletion cancelled"),
     "account.erased": _l("Account erased"),
+    "impersonation.started": _l("Signed in as another user"),
+    "impersonation.ended": _l("Returned from another user's account"),
+    "impersonation.action": _l("Action while signed in as another user"),
 }
 
 # Names of the detail keys events carry, as the events log shows them.
@@ -102,16 +105,30 @@ DETAIL_LABELS = {
     "amount": _l("Amount"),
     "session": _l("Session"),
     "other_sessions_ended": _l("Other sessions ended"),
+    "status": _l("Status"),
 }
 
 
-def record(action, actor=None, target="", organization=None, ip="", user_agent="", **details):
-    """Write an audit event; `details` must never hold secrets."""
+def current_impersonator():
+    """The administrator behind this request when it runs under "Sign in as", else None."""
+    from flask import g, has_app_context
+
+    return g.get("impersonator") if has_app_context() else None
+
+
+def record(action, actor=None, target="", organization=None, ip="", user_agent="", impersonator=None, **details):
+    """Write an audit event; `details` must never hold secrets.
+
+    Under "Sign in as" the event names both people: `actor` (the person acted as) and the
+    administrator as `impersonator` (taken from the request unless given)."""
     if organization is None and actor is not None:
         organization = actor.organization_id
+    if impersonator is None:
+        impersonator = current_impersonator()
     return AuditEvent.create(
         action=action,
         actor=actor,
+        impersonator=impersonator,
         organization=organization,
         target=str(target)[:200],
         details=json.dumps(details, ensure_ascii=False, default=str) if details else "",
@@ -161,7 +178,13 @@ def events_page(organization_id, actor_id=None, action="", target="", since=None
 
     `since` and `until` are naive UTC datetimes (until excluded); `older_than` / `newer_than` cursors."""
     size = size or PAGE_SIZE
-    query = AuditEvent.select(AuditEvent, User).join(User, pw.JOIN.LEFT_OUTER, on=(AuditEvent.actor == User.id))
+    impersonator = User.alias()
+    query = (
+        AuditEvent.select(AuditEvent, User, impersonator)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(AuditEvent.actor == User.id))
+        .switch(AuditEvent)
+        .join(impersonator, pw.JOIN.LEFT_OUTER, on=(AuditEvent.impersonator == impersonator.id))
+    )
     query = query.where(AuditEvent.organization == organization_id)
     if actor_id is not None:
         query = query.where(AuditEvent.actor == actor_id)

@@ -64,6 +64,7 @@ def erase_user(user, config=None):
     with db.atomic():
         AuditEvent.update(target=anonymous).where(AuditEvent.target == user.email).execute()
         AuditEvent.update(actor=None, ip="", user_agent="").where(AuditEvent.actor == user.id).execute()
+        AuditEvent.update(impersonator=None).where(AuditEvent.impersonator == user.id).execute()
         delete_user_exports(config, user.id)
         audit.record("account.erased", organization=user.organization_id, target=anonymous)
         user.delete_instance()

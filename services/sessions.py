@@ -44,6 +44,13 @@ def end_session(record):
     UserSession.update(ended_at=utcnow()).where(UserSession.id == record.id, UserSession.ended_at.is_null()).execute()
 
 
+def end_session_by_secret(secret):
+    if secret:
+        UserSession.update(ended_at=utcnow()).where(
+            UserSession.token_hash == digest(secret), UserSession.ended_at.is_null()
+        ).execute()
+
+
 def end_sessions(user, keep=None):
     """End all of `user`'s open sessions except `keep` (e.g. after a password change)."""
     query = UserSession.update(ended_at=utcnow()).where(UserSession.user == user, UserSession.ended_at.is_null())

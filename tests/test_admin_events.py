@@ -224,3 +224,13 @@ def test_every_recorded_action_has_a_label():
         recorded |= set(re.findall(r'action = "([a-z0-9_.]+)"', path.read_text()))
     missing = recorded - set(audit.ACTIONS)
     assert not missing, f"name these actions in services.audit.ACTIONS: {sorted(missing)}"
+
+
+def test_an_action_under_sign_in_as_names_both_people(admin_client, admin, org):
+    worker = make_user(org, "w@example.com", full_name="Worker Bee")
+    event = audit.record("profile.changed", actor=worker, target=worker.email, impersonator=admin)
+    html = admin_client.get("/admin/events?action=profile.changed").get_data(as_text=True)
+    [row] = event_rows(html)
+    assert "Worker Bee" in row and "signed in as them by Boss Hogg" in row
+    page = admin_client.get(f"/admin/events/{event.id}").get_data(as_text=True)
+    assert "Signed in as them" in page and "boss@example.com" in page

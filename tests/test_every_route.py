@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models import Organization, User
+from services import apikeys
 from services.demo import DEMO_PEOPLE, load_demo
 from tests.conftest import PASSWORD, csrf_from, make_user, sign_in
 
@@ -82,6 +83,9 @@ def test_permission_matrix_every_route(app, world, who):
             problems.append(f"{method} {rule}: {status} for {who}")
         if who in ("employee", "stranger") and rule.startswith("/admin") and status < 300:
             problems.append(f"{method} {rule}: {status} for a person without admin permissions")
+        for cookie in response.headers.getlist("Set-Cookie"):
+            if "HttpOnly" not in cookie or "SameSite=Lax" not in cookie:
+                problems.append(f"{method} {rule}: cookie without HttpOnly/SameSite=Lax: {cookie[:40]}")
         if method == "GET" and status == 200 and response.mimetype == "text/html":
             headers = response.headers
             if "frame-ancestors 'none'" not in headers.get("Content-Security-Policy", ""):
@@ -117,6 +121,11 @@ hostile_text = st.one_of(
 )
 
 
+def with_drawn_ids(url, data, stranger):
+    """Replace the sample id 1 in a URL by a drawn id: 1, another organization's row, or one out of range."""
+    return re.sub(r"/1(?=/|$)", lambda _m: f"/{data.draw(st.sampled_from([1, stranger.id, 2**62]), label='id')}", url)
+
+
 def org_b_snapshot(org_b):
     users = [(u.email, u.full_name, u.password_hash, u.status, u.phone) for u in User.select().where(User.organization == org_b)]
     return Organization.get_by_id(org_b.id).__data__, users
@@ -132,13 +141,46 @@ def test_generated_input_to_every_form_never_breaks_anything(app, world, data):
     client = client_as(app, "admin")
     pages = [url for method, url, rule in routes(app) if method == "GET" and "<" not in rule]
     names = field_names(client, pages) + ["id", "ids", "user_id"]
+    stranger = User.get(User.email == "stranger@example.com")
     for method, url, rule in routes(app):
         if method != "POST" or rule in ("/logout",):
             continue
+        url = with_drawn_ids(url, data, stranger)
         token = csrf_token(client)
         form = data.draw(st.dictionaries(st.sampled_from(names), hostile_text, max_size=6), label=rule)
         response = request(client, "POST", url, token, form)
         assert response.status_code < 500, f"{rule} with {form!r}: {response.status_code}"
         if response.status_code in (302, 401) and "/login" in response.headers.get("Location", "/login"):
             client = client_as(app, "admin")  # a fuzzed action signed us out: sign in again
+    assert org_b_snapshot(org_b) == before
+
+
+json_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), hostile_text),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_json_to_every_api_route_never_breaks_anything(app, world, data):
+    """As the admin of org A with a read+write key: every /api/v1 route answers JSON below 500, org B unchanged."""
+    _org_a, org_b = world
+    before = org_b_snapshot(org_b)
+    admin = User.get(User.email == EMAILS["admin"])
+    key, _row = apikeys.create_key(admin, "fuzz", ["read", "write"])
+    stranger = User.get(User.email == "stranger@example.com")
+    client = app.test_client()
+    for method, url, rule in routes(app):
+        if not rule.startswith("/api/"):
+            continue
+        url = with_drawn_ids(url, data, stranger)
+        body = data.draw(st.one_of(json_value, st.dictionaries(st.sampled_from(
+            ["full_name", "short_info", "language", "time_zone", "email", "amount", "id", "organization"]),
+            json_value, max_size=4)), label=rule)
+        response = client.open(url, method=method, json=body, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code < 500, f"{method} {rule} with {body!r}: {response.status_code}"
+        assert response.is_json, f"{method} {rule} answered {response.mimetype}"
     assert org_b_snapshot(org_b) == before

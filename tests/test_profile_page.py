@@ -176,6 +176,20 @@ def test_region_form_saves_language_country_and_zone(signed_in, user):
     assert "Язык и регион сохранены." in html and "Россия" in html and "Asia/Vladivostok" in html
 
 
+def test_time_zone_list_is_the_countrys_until_every_zone_is_asked_for(signed_in, user):
+    User.update(country="RU", time_zone="Europe/Moscow").where(User.id == user.id).execute()
+    html = page(signed_in, "/app/personal-data/region")
+    assert "Asia/Vladivostok" in html and "America/New_York" not in html and "Show every time zone" in html
+    assert "America/New_York" in page(signed_in, "/app/personal-data/region?zones=all")
+    # htmx asks for the list of a newly picked country: shown, not saved.
+    preview = signed_in.get("/app/personal-data/region?language=&country=DE&time_zone=", headers=HX)
+    assert "Europe/Berlin" in preview.get_data(as_text=True) and "Asia/Vladivostok" not in preview.get_data(as_text=True)
+    assert User.get_by_id(user.id).country == "RU"
+    # A zone outside the country's list is still accepted (picked from the full list).
+    response = form_post(signed_in, "/app/personal-data/region", {"language": "", "country": "RU", "time_zone": "America/New_York"})
+    assert response.status_code == 303 and User.get_by_id(user.id).time_zone == "America/New_York"
+
+
 def test_region_country_list_is_localized(signed_in, user):
     User.update(language="ru").where(User.id == user.id).execute()
     html = page(signed_in, "/app/personal-data/region")

@@ -74,6 +74,6 @@ def admin_frame():
     }
 
 
-from . import clients, events, groups, users  # noqa: E402,F401  (routes register on bp)
+from . import clients, events, groups, impersonation, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp", "PERMISSIONS"]

@@ -28,6 +28,7 @@ from .. import render, see_other
 from ..forms import EmailAddress, Form, max_length, required
 from . import bp, client_meta, me, own
 from .fields import MultiCheckboxField
+from .impersonation import may_impersonate
 from .userlist import SORTS, row_details, users_page
 
 INVITE_LIFETIME = timedelta(days=3)
@@ -317,9 +318,7 @@ def details_page(user, form=None, status=200, notice=None):
         notice=notice,
         creator=user.created_by,
         can_edit=has_permission(me(), "users.edit"),
-        can_impersonate="admin.impersonate" in current_app.view_functions
-        and has_permission(me(), "users.impersonate") and user.id != me().id and user.is_active
-        and not is_administrator(user),
+        can_impersonate=has_permission(me(), "users.impersonate") and may_impersonate(me(), user),
         is_owner=me().role == "owner",
         role_label=role_label,
         two_factor_labels=TWO_FACTOR_LABELS,
