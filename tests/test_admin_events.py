@@ -87,13 +87,19 @@ def test_filters(admin_client, admin, org):
     ("actor=nobody@example.com", "There is no user with this e-mail"),
     ("actor=not-an-email", "valid e-mail"),
     ("action=rm+-rf", "Choose an action from the list."),
-    ("since=2026-13-45", "Check the filters"),
+    ("since=2026-13-45", "Not a valid date value."),
     ("since=2026-05-02&until=2026-05-01", "The end date is before the start date."),
     ("target=" + "x" * 300, "At most 200 characters."),
 ])
 def test_bad_filters_get_a_message_and_422(admin_client, admin, query, message):
     response = admin_client.get(f"/admin/events?{query}")
     assert response.status_code == 422 and message in response.get_data(as_text=True)
+
+
+def test_bad_filters_under_htmx_show_in_the_swapped_table(admin_client, admin):
+    response = admin_client.get("/admin/events?since=2026-13-45", headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "<html" not in html and "Check the filters: Not a valid date value." in html
 
 
 def test_a_cursor_that_is_not_ours_shows_the_first_page(admin_client, admin):

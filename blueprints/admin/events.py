@@ -95,6 +95,7 @@ def events():
         block="events_table",
         status=status,
         form=form,
+        fragment=wants_fragment(),
         filters=form.active() if status == 200 else {},
         rows=rows,
         newer=newer,
