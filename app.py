@@ -86,14 +86,15 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, auth, mail_servers, profile, security
+    from blueprints import account, admin, api, auth, mail_servers, profile, security, security_api_keys  # noqa: F401
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(mail_servers.bp)
-    app.register_blueprint(security.bp)
+    app.register_blueprint(security.bp)  # with the API keys and webhooks pages added to it
+    app.register_blueprint(api.bp)
 
 
 def select_locale():

@@ -5,14 +5,16 @@
 Baseline, in the same run: the first page of an organization with 100 invoices. Then, for an
 organization with --invoices invoices in the same table: its first page, a page deep in the list
 reached by keyset cursor, a status filter, a number search, and for contrast the same deep page
-fetched with OFFSET. Prints median milliseconds and the ratio to the baseline.
+fetched with OFFSET. The balance history is measured the same way (its own baseline: 100 entries; then
+the first and a deep keyset page of --invoices entries). Prints median milliseconds and the ratio to
+the baseline.
 """
 import argparse
 import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,7 +39,7 @@ def main():
 
     import migrations
     from app import create_app
-    from models import Invoice, Organization, db, open_database
+    from models import BalanceEntry, Invoice, Organization, db, open_database
     from services import invoices
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
@@ -61,8 +63,17 @@ def main():
             with db.atomic():
                 for chunk in range(0, len(rows), 500):
                     Invoice.insert_many(rows[chunk:chunk + 500]).execute()
+            entries = [
+                {"organization": org.id, "change": Decimal(10), "balance_after": Decimal(10 * (i + 1)),
+                 "cause": f"charge {i}", "created_at": datetime(2000, 1, 1) + timedelta(hours=i)}
+                for i in range(count)
+            ]
+            with db.atomic():
+                for chunk in range(0, len(entries), 500):
+                    BalanceEntry.insert_many(entries[chunk:chunk + 500]).execute()
         if url.startswith("postgres"):
             database.execute_sql("ANALYZE invoice")
+            database.execute_sql("ANALYZE balance_entry")
         else:
             database.execute_sql("ANALYZE")
 
@@ -89,6 +100,18 @@ def main():
         for label, func in cases:
             ms = timed(func)
             print(f"{label:<45} {ms:8.2f} ms  {ms / baseline:5.2f}x")
+
+        deep_entry = (BalanceEntry.select(BalanceEntry.id).where(BalanceEntry.organization == big.id)
+                      .order_by(BalanceEntry.created_at.desc(), BalanceEntry.id.desc()).offset(deep_index).limit(1)
+                      .scalar())
+        balance_base = timed(lambda: invoices.balance_history(small.id))
+        print(f"{'baseline: balance history, 100 entries':<45} {balance_base:8.2f} ms   1.00x")
+        for label, func in [
+            ("balance history, first page, big", lambda: invoices.balance_history(big.id)),
+            (f"balance history, keyset at row {deep_index}", lambda: invoices.balance_history(big.id, before=deep_entry)),
+        ]:
+            ms = timed(func)
+            print(f"{label:<45} {ms:8.2f} ms  {ms / balance_base:5.2f}x")
     database.close_all()
 
 

@@ -22,12 +22,24 @@ from models import (
     db,
     utcnow,
 )
-from services import audit, deletion, export, files, invoices, passwords
+from services import audit, deletion, export, files, invoices
 from services.checksums import valid_bank_account, valid_bik, valid_correspondent_account
 from services.permissions import has_permission, permission_required
 
 from . import limit_upload, render, see_other, wants_fragment
-from .forms import EmailAddress, Form, kpp_check, max_length, ogrn_check, password_length, required, tin_check
+from .forms import (
+    EmailAddress,
+    Form,
+    kpp_check,
+    max_length,
+    ogrn_check,
+    ogrnip_check,
+    password_length,
+    required,
+    tin_check,
+)
+from .profile import LEGAL_FORMS, balance_info
+from .security import password_problem
 
 bp = Blueprint("account", __name__, url_prefix="/app/account")
 
@@ -123,9 +135,12 @@ def index():
 
 class BillingForm(Form):
     name = StringField(_l("Legal name"), validators=[required(), max_length(300)])
+    legal_form = SelectField(_l("Legal form"), choices=options(LEGAL_FORMS.items()))
     tin = StringField(_l("TIN"), validators=[required(), max_length(12), tin_check()])
     kpp = StringField(_l("KPP"), validators=[max_length(9), kpp_check()])
     ogrn = StringField(_l("OGRN"), validators=[max_length(13), ogrn_check()])
+    ogrnip = StringField(_l("OGRNIP"), validators=[max_length(15), ogrnip_check()])
+    okved = StringField(_l("OKVED"), validators=[max_length(200)])
     legal_address = StringField(_l("Legal address"), validators=[required(), max_length(500)])
     postal_address = StringField(_l("Postal address"), validators=[max_length(500)])
     bank_name = StringField(_l("Bank"), validators=[max_length(200)])
@@ -134,9 +149,30 @@ class BillingForm(Form):
     correspondent_account = StringField(_l("Correspondent account"), validators=[max_length(20)])
     billing_email = EmailField(_l("Billing e-mail"), validators=[Optional(), max_length(254), EmailAddress()])
 
+    def is_entrepreneur(self):
+        return self.legal_form.data == "ie"
+
+    def validate_tin(self, field):
+        if not field.data:
+            return
+        if self.is_entrepreneur() and len(field.data) != 12:
+            raise ValidationError(_l("An individual entrepreneur has a 12-digit TIN."))
+        if self.legal_form.data in ("llc", "jsc") and len(field.data) != 10:
+            raise ValidationError(_l("A company has a 10-digit TIN."))
+
     def validate_kpp(self, field):
+        if self.is_entrepreneur() and field.data:
+            raise ValidationError(_l("Individual entrepreneurs have no KPP: leave it empty."))
         if self.tin.data and len(self.tin.data) == 10 and not field.data:
             raise ValidationError(_l("A company (10-digit TIN) needs a KPP."))
+
+    def validate_ogrn(self, field):
+        if self.is_entrepreneur() and field.data:
+            raise ValidationError(_l("For an individual entrepreneur, fill in OGRNIP instead."))
+
+    def validate_ogrnip(self, field):
+        if field.data and not self.is_entrepreneur():
+            raise ValidationError(_l("OGRNIP is only for individual entrepreneurs."))
 
     def validate_bik(self, field):
         if (field.data or self.account_number.data or self.correspondent_account.data) and not valid_bik(field.data):
@@ -151,7 +187,7 @@ class BillingForm(Form):
             raise ValidationError(_l("This correspondent account does not match the BIC: check both."))
 
 
-ORG_FIELDS = ("name", "tin", "kpp", "ogrn", "legal_address")
+ORG_FIELDS = ("name", "legal_form", "tin", "kpp", "ogrn", "ogrnip", "okved", "legal_address")
 BILLING_FIELDS = ("postal_address", "bank_name", "bik", "account_number", "correspondent_account", "billing_email")
 
 
@@ -166,7 +202,7 @@ def billing_page(form=None, status=200):
                   .order_by(Invoice.issued_on.desc(), Invoice.id.desc()).limit(5))
     return render("account/billing.html", block="billing_card", status=status, form=form, org=org,
                   details=details, may_edit=may_edit, latest=latest, money=invoices.money,
-                  status_labels=invoices.STATUS_LABELS)
+                  status_labels=invoices.STATUS_LABELS, balance=balance_info(org), legal_forms=LEGAL_FORMS)
 
 
 @bp.get("/billing")
@@ -183,8 +219,9 @@ def save_billing():
         return billing_page(form, 422)
     org_id = current_user.organization_id
     with db.atomic():
-        Organization.update(**{f: getattr(form, f).data or None for f in ORG_FIELDS if f != "name"},
-                            name=form.name.data).where(Organization.id == org_id).execute()
+        Organization.update(**{f: getattr(form, f).data or None for f in ORG_FIELDS if f not in ("name", "legal_form")},
+                            name=form.name.data, legal_form=form.legal_form.data).where(
+            Organization.id == org_id).execute()
         values = {f: getattr(form, f).data or "" for f in BILLING_FIELDS}
         updated = BillingDetails.update(**values, updated_at=utcnow()).where(
             BillingDetails.organization == org_id).execute()
@@ -327,6 +364,7 @@ def balance():
     org = Organization.get_by_id(current_user.organization_id)
     rows, cursor = invoices.balance_history(org.id, before=before)
     return render("account/balance.html", block="balance_rows", org=org, rows=rows, cause_text=invoices.cause_text,
+                  balance=balance_info(org),
                   next_url=url_for("account.balance", before=cursor) if cursor else None,
                   first_url=url_for("account.balance") if before else None, money=invoices.money)
 
@@ -557,9 +595,10 @@ def delete_account():
     form = DeleteAccountForm()
     if not form.validate_on_submit():
         return privacy_page(form, 422)
-    if not passwords.verify_password(user.password_hash, form.password.data):
-        form.password.errors.append(_("The password is not right."))
-        return privacy_page(form, 422)
+    problem = password_problem(user, form.password.data)  # counted and throttled like every password check
+    if problem:
+        form.password.errors.append(problem)
+        return privacy_page(form, 422 if problem == _("The password is not right.") else 429)
     days = current_app.config["ACCOUNT_DELETION_DAYS"]
     try:
         pending = deletion.request_deletion(user, days, **client_meta())

@@ -43,3 +43,40 @@ def authenticate(key):
 
 def revoke(row):
     return ApiKey.update(revoked_at=utcnow()).where(ApiKey.id == row.id, ApiKey.revoked_at.is_null()).execute()
+
+
+NAME_MAX = 100
+MAX_LIVE_KEYS = 20  # keys one person may hold that are neither revoked nor expired
+MAX_EXPIRY_DAYS = 3 * 366
+
+
+def live_keys(user):
+    """The person's keys that still work, for counting against MAX_LIVE_KEYS."""
+    now = utcnow()
+    return ApiKey.select().where(
+        ApiKey.user == user.id, ApiKey.revoked_at.is_null(), (ApiKey.expires_at.is_null()) | (ApiKey.expires_at > now)
+    )
+
+
+def keys_of(user):
+    """Every key of the person, live ones first, newest first (revoked keys stay listed for the record)."""
+    return list(ApiKey.select().where(ApiKey.user == user.id).order_by(ApiKey.revoked_at.is_null(False), ApiKey.id.desc()))
+
+
+def state(row, now=None):
+    """"active", "expired" or "revoked"."""
+    now = now or utcnow()
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def update_key(row, name, scopes):
+    """Rename a key and set its scopes; returns the names of what changed."""
+    new_scopes = " ".join(s for s in SCOPES if s in scopes)
+    changed = [field for field, old, new in (("name", row.name, name), ("scopes", row.scopes, new_scopes)) if old != new]
+    if changed:
+        ApiKey.update(name=name, scopes=new_scopes).where(ApiKey.id == row.id).execute()
+    return changed

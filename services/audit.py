@@ -78,6 +78,9 @@ ACTIONS = {
     "account.deletion_requested": _l("Account deletion requested"),
     "account.deletion_cancelled": _l("Account deletion cancelled"),
     "account.erased": _l("Account erased"),
+    "apikey.created": _l("API key created"),
+    "apikey.changed": _l("API key changed"),
+    "apikey.revoked": _l("API key revoked"),
     "impersonation.started": _l("Signed in as another user"),
     "impersonation.ended": _l("Returned from another user's account"),
     "impersonation.action": _l("Action while signed in as another user"),
@@ -106,6 +109,9 @@ DETAIL_LABELS = {
     "session": _l("Session"),
     "other_sessions_ended": _l("Other sessions ended"),
     "status": _l("Status"),
+    "name": _l("Name"),
+    "scopes": _l("Scopes"),
+    "changed": _l("Changed"),
 }
 
 

@@ -1,5 +1,7 @@
 """"Delete my account": a request with a grace period that signing in cancels, then a scheduler job
 that erases the person and anonymises what must stay (audit events keep an anonymised actor)."""
+import json
+import re
 from datetime import timedelta
 
 from flask import current_app
@@ -56,15 +58,59 @@ def cancel_on_sign_in(user, **meta):
     return bool(changed)
 
 
+# The person's own events whose target (or "old" detail) is one of their identifiers: addresses, numbers, IPs.
+IDENTIFYING_ACTIONS = ("email.change_requested", "email.changed", "email.change_cancelled", "phone.code_sent",
+                       "phone.verified", "phone.code_failed", "session.ended")
+
+
+def identifiers(user):
+    """Every e-mail address, phone number and IP of `user` that the audit trail may hold as text."""
+    found = {user.email, user.phone or ""}
+    own = AuditEvent.select(AuditEvent.target, AuditEvent.details).where(
+        AuditEvent.actor == user.id, AuditEvent.action.in_(IDENTIFYING_ACTIONS))
+    for event in own:
+        found.add(event.target)
+        try:
+            details = json.loads(event.details or "{}")
+        except ValueError:
+            details = {}
+        if isinstance(details, dict) and isinstance(details.get("old"), str):
+            found.add(details["old"])
+    # Short values ("", a stray "1") would match inside unrelated text.
+    return sorted((value for value in found if len(value) >= 5), key=len, reverse=True)
+
+
+def anonymise_events(user, anonymous):
+    """Audit events keep what happened but not who: the person's own events lose the link, IP and
+    browser; any event that names them (as target or in its details) names `anonymous` instead."""
+    values = identifiers(user)  # before the events lose their link to the person
+    AuditEvent.update(actor=None, ip="", user_agent="").where(AuditEvent.actor == user.id).execute()
+    AuditEvent.update(impersonator=None).where(AuditEvent.impersonator == user.id).execute()
+    for value in values:
+        naming = AuditEvent.select().where(
+            (AuditEvent.organization == user.organization_id) | AuditEvent.organization.is_null(),
+            AuditEvent.target.contains(value) | AuditEvent.details.contains(value),
+        )
+        for event in naming:
+            AuditEvent.update(
+                target=replace_ci(event.target, value, anonymous)[:200],
+                details=replace_ci(event.details, value, anonymous),
+            ).where(AuditEvent.id == event.id).execute()
+
+
+def replace_ci(text, value, replacement):
+    """`text` with every occurrence of `value` replaced, ignoring case (e-mail addresses are stored lower-cased,
+    but a detail may keep what was typed)."""
+    return re.sub(re.escape(value), replacement, text or "", flags=re.IGNORECASE)
+
+
 def erase_user(user, config=None):
     """Erase `user`: audit events they appear in are kept without their identity; everything that
     points at them is removed by the database (CASCADE) or loses the link (SET NULL)."""
     config = config or current_app.config
     anonymous = f"deleted-user-{user.id}"
     with db.atomic():
-        AuditEvent.update(target=anonymous).where(AuditEvent.target == user.email).execute()
-        AuditEvent.update(actor=None, ip="", user_agent="").where(AuditEvent.actor == user.id).execute()
-        AuditEvent.update(impersonator=None).where(AuditEvent.impersonator == user.id).execute()
+        anonymise_events(user, anonymous)
         delete_user_exports(config, user.id)
         audit.record("account.erased", organization=user.organization_id, target=anonymous)
         user.delete_instance()

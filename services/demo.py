@@ -85,5 +85,34 @@ def load_demo_account(org, owner):
     ProcessingAgreement.create(
         organization=org, processor="ООО «Облачные сервисы»", purpose="Хранение резервных копий",
         data_categories="ФИО, e-mail, телефоны клиентов", legal_basis="Договор поручения № 12 от 01.02.2026",
-        starts_on=first, created_by=owner,
+        starts_on=first, created_by=owner, document=demo_document(org, owner),
     )
+    # The employee is the bookkeeper: sees settlements read-only, with seed 000's "contact your manager" note.
+    from models import Group, GroupPermission, User
+
+    bookkeeping = Group.create(organization=org, name="Бухгалтерия")
+    GroupPermission.create(group=bookkeeping, permission="billing.view")
+    for user in User.select().where(User.organization == org.id, User.role == "employee"):
+        add_to_group(user, bookkeeping)
+
+
+def demo_document(org, owner):
+    """The agreement's signed copy in the file manager (a small PDF), when an app's config says where files go."""
+    import io
+
+    from flask import current_app, has_app_context
+    from fpdf import FPDF
+
+    from .files import save_upload
+    from .invoices import FONTS
+
+    if not has_app_context():
+        return None
+    pdf = FPDF(format="A4")
+    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_page()
+    pdf.set_font("DejaVu", "", 14)
+    pdf.multi_cell(0, 8, "Договор поручения обработки персональных данных № 12\nот 01.02.2026\n\n"
+                         "ООО «Ромашка Софт» поручает ООО «Облачные сервисы» хранение резервных копий.")
+    return save_upload(current_app.config, org.id, owner, io.BytesIO(bytes(pdf.output())),
+                       "Договор поручения № 12.pdf")

@@ -11,17 +11,22 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from models import BaseModel, DataExport, StoredFile, User, db, utcnow
+from models import AuditEvent, BaseModel, DataExport, StoredFile, User, db, utcnow
 
 from . import audit
 from .files import human_size, path_of, storage_root
 
 # Columns never exported: hashes and encrypted secrets are of no use to the person and must not leave.
 SECRET_WORDS = ("hash", "secret", "encrypted", "password", "token", "otp", "recovery", "key")
+STALE_AFTER = timedelta(hours=1)
 
 
 def request_export(user):
     """Queue an export unless one is already waiting; returns the DataExport row."""
+    # A build whose process died stays "running" for ever: after STALE_AFTER, asking again starts over.
+    DataExport.update(status="failed", finished_at=utcnow()).where(
+        DataExport.user == user.id, DataExport.status == "running", DataExport.created_at < utcnow() - STALE_AFTER
+    ).execute()
     pending = DataExport.get_or_none(DataExport.user == user.id, DataExport.status.in_(("pending", "running")))
     if pending:
         return pending
@@ -90,6 +95,12 @@ def collect(user):
         rows = [row_data(row) for row in model.select().where(condition).order_by(*model._meta.get_primary_keys())]
         if rows:
             data[model._meta.table_name] = rows
+    # What others did about the person (an administrator created, changed or reset them): named by address.
+    about = AuditEvent.select().where(AuditEvent.target == user.email, AuditEvent.actor.is_null(True)
+                                      | (AuditEvent.actor != user.id)).order_by(AuditEvent.id)
+    # Without the other person's IP, browser or id: those are theirs, not this person's.
+    data["audit_event_about_you"] = [{"action": row.action, "details": row.details, "created_at": plain(row.created_at)}
+                                     for row in about]
     return data
 
 

@@ -32,10 +32,14 @@ class InvoiceError(ValueError):
 
 
 def next_number(organization_id, issued_on):
-    """The next number of the year for this organization: 2026-0007."""
+    """The next free number of the year for this organization: 2026-0007 (numbers typed by hand are skipped)."""
     prefix = f"{issued_on.year}-"
-    count = Invoice.select().where(Invoice.organization == organization_id, Invoice.number.startswith(prefix)).count()
-    return f"{prefix}{count + 1:04d}"
+    taken = {number for (number,) in Invoice.select(Invoice.number).where(
+        Invoice.organization == organization_id, Invoice.number.startswith(prefix)).tuples()}
+    n = len(taken) + 1
+    while f"{prefix}{n:04d}" in taken:
+        n += 1
+    return f"{prefix}{n:04d}"
 
 
 def issue_invoice(organization, amount, period_start, period_end, issued_on=None, number=None, currency=None,
@@ -46,19 +50,24 @@ def issue_invoice(organization, amount, period_start, period_end, issued_on=None
         raise InvoiceError(_l("The period ends before it starts."))
     if Decimal(amount) <= 0:
         raise InvoiceError(_l("The amount must be more than zero."))
-    with db.atomic():
-        number = number or next_number(organization.id, issued_on)
-        if Invoice.select().where(Invoice.organization == organization.id, Invoice.number == number).exists():
-            raise InvoiceError(_l("An invoice with this number already exists."))
-        invoice = Invoice.create(
-            organization=organization, number=number, issued_on=issued_on, period_start=period_start,
-            period_end=period_end, amount=Decimal(amount), currency=currency or organization.currency,
-            description=description, status="issued",
-        )
-        audit.record("invoice.issued", actor=actor, organization=organization.id, target=number, amount=str(amount))
-        if status != "issued":
-            set_status(invoice, status, actor=actor)
-        announce(invoice, "issued")
+    try:
+        with db.atomic():
+            number = number or next_number(organization.id, issued_on)
+            if Invoice.select().where(Invoice.organization == organization.id, Invoice.number == number).exists():
+                raise InvoiceError(_l("An invoice with this number already exists."))
+            invoice = Invoice.create(
+                organization=organization, number=number, issued_on=issued_on, period_start=period_start,
+                period_end=period_end, amount=Decimal(amount), currency=currency or organization.currency,
+                description=description, status="issued",
+            )
+            audit.record("invoice.issued", actor=actor, organization=organization.id, target=number,
+                         amount=str(amount))
+            if status != "issued":
+                set_status(invoice, status, actor=actor)
+            announce(invoice, "issued")
+    except pw.IntegrityError:
+        # Another request took the same number between the check and the insert (the unique index held).
+        raise InvoiceError(_l("An invoice with this number already exists.")) from None
     return invoice
 
 
@@ -107,10 +116,14 @@ def cause_text(entry):
 
 
 def balance_history(organization_id, before=None, per_page=PER_PAGE):
-    """A page of balance entries, newest first, and the cursor of the next page (keyset on id)."""
+    """A page of balance entries, newest first, and the cursor of the next page: the id of the last entry
+    shown. The page after it is keyset on (created_at, id), the list's order, over the organization's index."""
     query = BalanceEntry.select().where(BalanceEntry.organization == organization_id)
     if before:
-        query = query.where(BalanceEntry.id < before)
+        last = BalanceEntry.select(BalanceEntry.created_at).where(
+            BalanceEntry.organization == organization_id, BalanceEntry.id == before).scalar()
+        if last is not None:  # an id of another organization or a removed entry: the first page
+            query = query.where(pw.Tuple(BalanceEntry.created_at, BalanceEntry.id) < pw.Tuple(last, before))
     rows = list(query.order_by(BalanceEntry.created_at.desc(), BalanceEntry.id.desc()).limit(per_page + 1))
     return rows[:per_page], (rows[per_page - 1].id if len(rows) > per_page else None)
 

@@ -26,13 +26,33 @@ def all_models():
     return found
 
 
+def worker_database(url):
+    """Under pytest-xdist each worker gets a database of its own, <name>_gw0, <name>_gw1, ... (created once)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base, name = url.rsplit("/", 1)
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (f"{name}_{worker}",))
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}_{worker}"')
+    conn.close()
+    return f"{base}/{name}_{worker}"
+
+
 @pytest.fixture(scope="session")
 def database(tmp_path_factory):
     """The run's database, migrated once from empty."""
     if TEST_DATABASE_URL:
-        with psycopg2.connect(TEST_DATABASE_URL) as conn, conn.cursor() as cur:
+        url = worker_database(TEST_DATABASE_URL)
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
             cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        database = open_database(TEST_DATABASE_URL)
+            # Throwaway data: commits need not wait for the WAL flush (the suite's main cost on PostgreSQL).
+            cur.execute("SELECT current_database()")
+            cur.execute(f'ALTER DATABASE "{cur.fetchone()[0]}" SET synchronous_commit TO off')
+        database = open_database(url)
     else:
         database = open_database(f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}")
     db.initialize(database)

@@ -12,7 +12,7 @@ from tests.conftest import csrf_from, form_post, make_user, sign_in
 
 HTMX = {"HX-Request": "true"}
 GOOD = {
-    "name": "ООО «Тест»", "tin": "7704123450", "kpp": "770401001", "ogrn": "1027704123457",
+    "name": "ООО «Тест»", "legal_form": "llc", "tin": "7704123450", "kpp": "770401001", "ogrn": "1027704123457",
     "legal_address": "Москва, ул. Льва Толстого, 16", "postal_address": "", "bank_name": "ПАО Сбербанк",
     "bik": "044525225", "account_number": "40702810938000012345", "correspondent_account": "30101810400000000225",
     "billing_email": "Buh@Example.com",
@@ -25,6 +25,16 @@ def editor(client, org):
     grant(user, "billing.view", "billing.edit")
     sign_in(client, "boss@example.com")
     return client
+
+
+@pytest.fixture
+def viewer_client(app, org):
+    """A second browser: someone who may only look at billing."""
+    user = make_user(org, "look@example.com")
+    grant(user, "billing.view")
+    other = app.test_client()
+    sign_in(other, "look@example.com")
+    return other
 
 
 @pytest.fixture
@@ -63,6 +73,9 @@ def test_editor_saves_billing_details_and_the_change_is_audited(editor, org):
     ("billing_email", "not-an-address", "Enter a valid e-mail address"),
     ("name", "x" * 10_000, "At most 300 characters"),
     ("name", "", "This field is required"),
+    ("tin", "500100732259", "A company has a 10-digit TIN"),
+    ("ogrnip", "304500116000157", "OGRNIP is only for individual entrepreneurs"),
+    ("legal_form", "plc", "Not a valid choice"),
 ])
 def test_wrong_details_come_back_at_the_field_and_nothing_is_saved(editor, org, field, value, message):
     response = form_post(editor, "/app/account/billing", {**GOOD, field: value})
@@ -276,3 +289,82 @@ def test_invoices_and_payments_notify_the_billing_people_only(app, org):
     rows = list(Notification.select().where(Notification.category == "billing"))
     assert {row.user_id for row in rows} == {boss.id}
     assert sorted('"payment"' in row.data for row in rows) == [False, True]
+
+
+ENTREPRENEUR = {**GOOD, "name": "ИП Иванов Иван Иванович", "legal_form": "ie", "tin": "500100732259", "kpp": "",
+                "ogrn": "", "ogrnip": "304500116000157", "okved": ""}
+
+
+def test_an_individual_entrepreneur_has_ogrnip_instead_of_kpp_and_ogrn(editor, viewer_client, org):
+    """Seed 000: individual entrepreneurs have OGRNIP; companies KPP, OGRN and OKVED."""
+    assert form_post(editor, "/app/account/billing", ENTREPRENEUR).status_code == 303
+    saved = Organization.get_by_id(org.id)
+    assert (saved.legal_form, saved.ogrnip, saved.kpp, saved.ogrn) == ("ie", "304500116000157", None, None)
+    for field, value, message in [("kpp", "770401001", "Individual entrepreneurs have no KPP"),
+                                  ("ogrn", "1027704123457", "fill in OGRNIP instead"),
+                                  ("ogrnip", "304500116000158", "Enter a valid OGRNIP"),
+                                  ("tin", "7704123450", "An individual entrepreneur has a 12-digit TIN")]:
+        response = form_post(editor, "/app/account/billing", {**ENTREPRENEUR, field: value})
+        assert response.status_code == 422 and message in response.get_data(as_text=True), field
+    assert Organization.get_by_id(org.id).ogrnip == "304500116000157"
+    page = viewer_client.get("/app/account/billing").get_data(as_text=True)
+    assert "OGRNIP" in page and "304500116000157" in page and "Individual entrepreneur" in page
+    assert ">KPP<" not in page
+
+
+def test_company_details_show_okved_read_only(viewer, org):
+    Organization.update(okved="62.01 Разработка ПО").where(Organization.id == org.id).execute()
+    page = viewer.get("/app/account/billing").get_data(as_text=True)
+    assert "OKVED" in page and "62.01 Разработка ПО" in page and "Limited liability company" in page
+
+
+@pytest.mark.parametrize("tariff,balance,text", [
+    ("standard", Decimal("1234.50"), "1,234.50"),
+    ("standard", None, "The balance is not configured yet."),
+    ("corporate", Decimal("1234.50"), "corporate tariff"),
+    ("prepaid", Decimal("1234.50"), "prepaid plan"),
+])
+def test_balance_follows_the_tariff_as_on_the_personal_data_page(viewer, org, tariff, balance, text):
+    """Seed 000 "Why is balance not displayed?": corporate tariff, not configured, prepaid plan."""
+    Organization.update(tariff=tariff, balance=balance).where(Organization.id == org.id).execute()
+    for url in ("/app/account/billing", "/app/account/balance"):
+        assert text in viewer.get(url).get_data(as_text=True), url
+
+
+def test_automatic_numbers_skip_numbers_typed_by_hand(org):
+    invoices.issue_invoice(org, "10", date(2026, 1, 1), date(2026, 1, 31), number="2026-0002")
+    first = invoices.issue_invoice(org, "10", date(2026, 2, 1), date(2026, 2, 28), issued_on=date(2026, 2, 1))
+    second = invoices.issue_invoice(org, "10", date(2026, 3, 1), date(2026, 3, 31), issued_on=date(2026, 3, 1))
+    assert (first.number, second.number) == ("2026-0003", "2026-0004")  # after the last, never a taken one
+
+
+def test_a_number_taken_meanwhile_is_a_message_not_a_500(editor, org, monkeypatch):
+    """Two operators issuing at once: the unique index catches the second; it gets the form back."""
+    create = Invoice.create
+
+    def racing_create(**values):
+        Invoice.insert(organization=org.id, number=values["number"], issued_on=values["issued_on"],
+                       period_start=values["period_start"], period_end=values["period_end"], amount=1).execute()
+        return create(**values)
+
+    monkeypatch.setattr(Invoice, "create", racing_create)
+    response = form_post(editor, "/app/account/invoices/new", {
+        "number": "", "issued_on": "2026-02-01", "period_start": "2026-02-01", "period_end": "2026-02-28",
+        "amount": "10", "status": "issued"})
+    assert response.status_code == 422 and "already exists" in response.get_data(as_text=True)
+    assert Invoice.select().count() == 0 and not AuditEvent.select().where(AuditEvent.action == "invoice.issued").exists()
+
+
+def test_balance_history_pages_follow_the_time_order_even_when_ids_do_not(viewer, org):
+    """Entries written late for an earlier time (a back-dated payment) land in their place, and paging
+    shows each entry once."""
+    from datetime import datetime
+
+    for i in range(25):  # ids grow while times go back: the newest entry has the lowest id
+        invoices.change_balance(org.id, Decimal(i + 1), f"cause {i:02d}", at=datetime(2026, 3, 1) - timedelta(hours=i))
+    first = viewer.get("/app/account/balance").get_data(as_text=True)
+    next_url = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    second = viewer.get(next_url).get_data(as_text=True)
+    seen = [f"cause {i:02d}" for i in range(25)]
+    assert [c for c in seen if c in first] == seen[:20] and [c for c in seen if c in second] == seen[20:]
+    assert first.index("cause 00") < first.index("cause 19")

@@ -207,3 +207,63 @@ def test_export_appears_in_the_list_of_operations_and_finishing_notifies(app, us
     assert operation.status == "completed" and operation.result.startswith("Your data is ready")
     assert operation.result_url == f"/app/account/privacy/export/{row.id}"
     assert Notification.select().where(Notification.user == user.id, Notification.category == "operations").exists()
+
+
+def test_wrong_passwords_on_deletion_are_throttled(signed_in, user):
+    """DESIGN.md: every endpoint that checks a password is rate limited; here after 5 wrong tries."""
+    statuses = [delete_post(signed_in, {"password": f"wrong password {i}", "confirm": "y"}).status_code
+                for i in range(5)]
+    assert statuses == [422] * 5
+    blocked = delete_post(signed_in, {"password": PASSWORD, "confirm": "y"})
+    assert blocked.status_code == 429 and "Too many" in blocked.get_data(as_text=True)
+    assert not DeletionRequest.select().exists()
+    assert AuditEvent.select().where(AuditEvent.action == "reauth.failed").count() == 5
+
+
+def test_erasure_removes_numbers_old_addresses_and_ips_from_every_event(app, user, org):
+    """Audit events keep what happened, not who: the person's phone, former e-mail and session IPs go
+    too, in their own events and in those others wrote about them; other people's events stay as they were."""
+    from services import audit
+
+    User.update(phone="+79161234567").where(User.id == user.id).execute()
+    user = User.get_by_id(user.id)
+    admin = make_user(org, "admin@example.com")
+    audit.record("email.changed", actor=user, target=user.email, old="Anna.Old@Example.com", ip="10.1.2.3")
+    audit.record("phone.verified", actor=user, target="+79161234567", old="+79160000000")
+    audit.record("session.ended", actor=user, target="203.0.113.77", session=5)
+    audit.record("user.updated", actor=admin, target=user.email, fields=["phone"], ip="10.9.9.9")
+    audit.record("user.role_changed", actor=admin, target="anna.old@example.com", role="admin")
+    audit.record("signin", actor=admin, target=admin.email, ip="10.9.9.9")
+    with app.app_context():
+        deletion.erase_user(user)
+    anonymous = f"deleted-user-{user.id}"
+    text = " ".join(e.target + " " + e.details + " " + e.ip for e in AuditEvent.select())
+    for gone in ("anna@example.com", "anna.old@example.com", "Anna.Old", "+79161234567", "+79160000000",
+                 "203.0.113.77", "10.1.2.3"):
+        assert gone not in text, gone
+    assert AuditEvent.get(AuditEvent.action == "user.role_changed").target == anonymous
+    kept = AuditEvent.get(AuditEvent.action == "signin")
+    assert (kept.actor_id, kept.target, kept.ip) == (admin.id, "admin@example.com", "10.9.9.9")
+    assert AuditEvent.get(AuditEvent.action == "user.updated").ip == "10.9.9.9"  # the admin's own address
+
+
+def test_an_export_whose_build_died_does_not_block_a_new_request(app, user):
+    stuck = export.request_export(user)
+    DataExport.update(status="running", created_at=utcnow() - timedelta(hours=2)).execute()
+    fresh = export.request_export(user)
+    assert fresh.id != stuck.id and fresh.status == "pending"
+    assert DataExport.get_by_id(stuck.id).status == "failed"
+    recent = export.request_export(user)
+    assert recent.id == fresh.id  # a waiting one is not queued twice
+
+
+def test_export_holds_what_others_recorded_about_the_person_without_their_address(app, user, org):
+    from services import audit
+
+    admin = make_user(org, "admin@example.com")
+    audit.record("user.role_changed", actor=admin, target=user.email, role="admin", ip="10.9.9.9",
+                 user_agent="Admin's browser")
+    data = export.collect(user)
+    about = data["audit_event_about_you"]
+    assert [e["action"] for e in about] == ["user.role_changed"] and '"admin"' in about[0]["details"]
+    assert "10.9.9.9" not in json.dumps(data) and "Admin's browser" not in json.dumps(data)

@@ -46,9 +46,9 @@ def wait_for(condition, timeout):
 
 @pytest.fixture
 def database_url(app, database, tmp_path):
-    from tests.conftest import TEST_DATABASE_URL
+    from tests.conftest import TEST_DATABASE_URL, worker_database
 
-    return TEST_DATABASE_URL or f"sqlite:///{database.database}"
+    return worker_database(TEST_DATABASE_URL) if TEST_DATABASE_URL else f"sqlite:///{database.database}"
 
 
 def test_two_schedulers_one_leader_and_handover(app, database_url, tmp_path):

@@ -1,5 +1,8 @@
 """Organization account in Chromium, JavaScript on and off: invoice search, file upload, the deletion
 grace period (issue 8)."""
+import io
+import json
+import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -7,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from models import DeletionRequest, Organization, StoredFile
-from services import invoices
+from services import export, files, invoices
 from services.permissions import grant
 from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import new_page, sign_in_page
@@ -131,5 +134,131 @@ def test_russian_settlements_page(browser, live_server, anna):
     page.goto(f"{live_server.url}/app/account/invoices")
     assert page.locator("h1").inner_text() == "Расчёты"
     assert "₽" in page.locator("#invoice-results tbody tr").first.inner_text()
+    assert page.csp_violations == []
+    page.context.close()
+
+
+@pytest.fixture
+def manager(live_server):
+    """Anna may edit billing and keep processing agreements; Boris may only look at billing."""
+    with live_server.app.app_context():
+        org = Organization.create(name="ООО «Тест»", legal_form="llc", tin="7704123450", kpp="770401001",
+                                  legal_address="Москва, ул. Льва Толстого, 16", balance=Decimal("1234.50"))
+        make_user(org, "owner@example.com", role="owner")
+        anna = make_user(org)
+        grant(anna, "billing.view", "billing.edit", "files.manage", "gdpr.manage")
+        grant(make_user(org, "boris@example.com", language="ru"), "billing.view")
+        files.save_upload(live_server.app.config, org.id, anna, io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "Договор № 12.pdf")
+        return anna
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_billing_details_checked_at_the_field_then_saved(browser, live_server, manager, js):
+    page = new_page(browser, js)
+    sign_in_page(page, live_server)
+    page.goto(f"{live_server.url}/app/account/billing")
+    page.fill("#tin", "7704123451")
+    page.fill("#bik", "044525225")
+    page.fill("#account_number", "40702810938000012345")
+    page.get_by_role("button", name="Save").click()
+    page.locator("#tin-error").get_by_text("Enter a valid TIN").wait_for()
+    assert page.input_value("#account_number") == "40702810938000012345"  # the input is kept
+    page.fill("#tin", "7704123450")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Billing details saved.").wait_for()
+    with live_server.app.app_context():
+        from models import BillingDetails
+
+        assert BillingDetails.get().account_number == "40702810938000012345"
+    assert page.csp_violations == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_russian_bookkeeper_sees_details_read_only_with_the_manager_note(browser, live_server, manager, js):
+    page = new_page(browser, js, locale="ru-RU")
+    sign_in_page(page, live_server, email="boris@example.com")
+    page.goto(f"{live_server.url}/app/account/billing")
+    assert page.locator("h1").inner_text() == "Расчёты"
+    page.get_by_text("обратитесь к своему менеджеру").wait_for()
+    assert page.locator("#billing-card input[name=tin]").count() == 0
+    assert "1\xa0234,50\xa0₽" in page.locator("#balance").inner_text()
+    page.get_by_role("link", name="История баланса").first.click()
+    page.wait_for_url("**/app/account/balance")
+    assert page.csp_violations == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_processing_agreement_added_with_a_document_edited_and_ended(browser, live_server, manager, js):
+    page = new_page(browser, js)
+    sign_in_page(page, live_server)
+    page.goto(f"{live_server.url}/app/account/gdpr")
+    page.get_by_role("link", name="Add agreement").click()
+    page.get_by_role("button", name="Save").click()
+    page.locator("#processor-error").wait_for()  # required fields come back at the field
+    page.fill("#processor", "ООО «Облако»")
+    page.check("#is_subprocessing")
+    page.fill("#purpose", "Хранение резервных копий")
+    page.fill("#data_categories", "ФИО, e-mail")
+    page.fill("#legal_basis", "Договор поручения № 12")
+    page.fill("#starts_on", "2026-01-15")
+    page.select_option("#document", label="Договор № 12.pdf")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Agreement with ООО «Облако» saved.").wait_for()
+    row = page.locator("tbody tr", has_text="ООО «Облако»")
+    assert "sub-entrustment" in row.inner_text() and "open-ended" in row.inner_text()
+    with page.expect_download() as download:
+        row.get_by_role("link", name="Договор № 12.pdf").click()
+    assert download.value.suggested_filename == "Договор № 12.pdf"
+
+    row.get_by_role("link", name="Edit").click()
+    page.fill("#purpose", "Резервные копии и журналы")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Agreement with ООО «Облако» saved.").wait_for()
+    assert "Резервные копии и журналы" in row.inner_text()
+    if js:
+        page.once("dialog", lambda dialog: dialog.accept())  # hx-confirm
+    row.get_by_role("button", name="End").click()
+    page.get_by_text("Agreement with ООО «Облако» ended.").wait_for()
+    assert "ended" in row.inner_text() and row.get_by_role("button", name="End").count() == 0
+    assert page.csp_violations == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_download_my_data_in_russian(browser, live_server, manager, js):
+    page = new_page(browser, js, locale="ru-RU")
+    sign_in_page(page, live_server)
+    page.goto(f"{live_server.url}/app/account/privacy")
+    page.get_by_role("button", name="Подготовить мои данные").click()
+    page.get_by_text("готовится").first.wait_for()
+    with live_server.app.app_context():
+        assert export.run_pending_exports(live_server.app.config) == 1
+    if not js:
+        page.reload()  # with JavaScript the list asks again every 5 s by itself
+    link = page.locator("#export-list a")
+    link.wait_for(timeout=15_000)
+    with page.expect_download() as download:
+        link.click()
+    archive = zipfile.ZipFile(download.value.path())
+    assert json.loads(archive.read("data.json"))["person"]["email"] == "anna@example.com"
+    assert any(name.endswith("Договор № 12.pdf") for name in archive.namelist())
+    assert page.csp_violations == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_russian_upload_refusals(browser, live_server, manager, js, tmp_path):
+    disguised = tmp_path / "счёт.pdf"
+    disguised.write_bytes(b"MZ\x90\x00 an executable")
+    page = new_page(browser, js, locale="ru-RU")
+    sign_in_page(page, live_server)
+    page.goto(f"{live_server.url}/app/account/files")
+    page.set_input_files("#file", str(disguised))
+    page.get_by_role("button", name="Загрузить", exact=True).click()
+    page.locator("#file-error").get_by_text("Такой тип файла").wait_for()
+    with live_server.app.app_context():
+        assert [f.name for f in StoredFile.select()] == ["Договор № 12.pdf"]
     assert page.csp_violations == []
     page.context.close()

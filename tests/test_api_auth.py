@@ -1,0 +1,157 @@
+"""The JSON API's authorization (issue 5): every /api/v1 route from the URL map, called with no key, a
+revoked, an expired, a read, a write and a read+write key, gets the status it should; the rate limit
+is per key; PATCH /me validates like the page; the OpenAPI document lists every route."""
+import re
+from datetime import timedelta
+
+import pytest
+
+from models import MailServer, User, utcnow
+from services import apikeys, crypto
+from tests.conftest import make_user
+
+API = "/api/v1"
+UNGUARDED = {"api.openapi", "api.not_found"}  # the public document, and the JSON 404 for unknown paths
+SAMPLE = {"int": "1", "string": "x", "path": "x"}
+# What a route answers when the key has the scope, with the bodies below (default: 200).
+OK_STATUS = {
+    ("POST", "/api/v1/invoices"): 403,  # the scope is there, but the person lacks billing.edit
+}
+BODIES = {("PATCH", "/api/v1/me"): {"short_info": "Sent by the API"}}
+SECRET = "smtp-secret-never-shown"
+
+
+def api_routes(app):
+    """(method, url, endpoint) of every /api/v1 rule, with sample values for its parameters."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API + "/"):
+            continue
+        url = rule.rule
+        for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule.rule):
+            url = re.sub(rf"<[^>]*\b{name}>", SAMPLE.get(converter or "string", "1"), url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, url, rule.endpoint))
+    return sorted(found)
+
+
+@pytest.fixture
+def keys(app, user):
+    """One key of each kind for `user`, who also owns mail server 1 (the first row, with a password)."""
+    MailServer.create(owner=user, organization=user.organization_id, host="smtp.example.com", port=587,
+                      from_email="anna@example.com", username="anna", password_token=crypto.encrypt(SECRET, app.config))
+    made = {
+        "read": apikeys.create_key(user, "r", ["read"])[0],
+        "write": apikeys.create_key(user, "w", ["write"])[0],
+        "both": apikeys.create_key(user, "rw", ["read", "write"])[0],
+        "expired": apikeys.create_key(user, "e", ["read", "write"], expires_at=utcnow() - timedelta(seconds=1))[0],
+    }
+    revoked, row = apikeys.create_key(user, "x", ["read", "write"])
+    apikeys.revoke(row)
+    made["revoked"] = revoked
+    made["none"] = None
+    made["wrong"] = "kab_00000000_" + "A" * 43
+    return made
+
+
+def call(client, method, url, key):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.open(url, method=method, headers=headers, json=BODIES.get((method, url), {}))
+
+
+def expected(app, method, url, endpoint, kind):
+    if endpoint == "api.openapi":
+        return 200
+    if kind in ("none", "revoked", "expired", "wrong"):
+        return 401
+    if endpoint == "api.not_found":
+        return 404
+    needed = app.view_functions[endpoint].required_scope
+    held = {"read": {"read"}, "write": {"write"}, "both": {"read", "write"}}[kind]
+    return OK_STATUS.get((method, url), 200) if needed in held else 403
+
+
+def test_every_api_route_declares_its_scope(app):
+    missing = [endpoint for _m, _u, endpoint in api_routes(app)
+               if endpoint not in UNGUARDED and not hasattr(app.view_functions[endpoint], "required_scope")]
+    assert missing == [], "every /api/v1 view needs @scope(...)"
+
+
+@pytest.mark.parametrize("kind", ["none", "wrong", "revoked", "expired", "read", "write", "both"])
+def test_every_api_route_with_every_kind_of_key(app, client, keys, kind):
+    problems = []
+    routes = api_routes(app)
+    assert len(routes) >= 6
+    for method, url, endpoint in routes:
+        response = call(client, method, url, keys[kind])
+        want = expected(app, method, url, endpoint, kind)
+        body = response.get_data(as_text=True)
+        if response.status_code != want:
+            problems.append(f"{method} {url} with a {kind} key: {response.status_code}, expected {want}: {body[:200]}")
+        if response.mimetype != "application/json":
+            problems.append(f"{method} {url}: {response.mimetype}")
+        elif response.status_code >= 400 and not {"code", "message"} <= set(response.get_json()):
+            problems.append(f"{method} {url}: error without code and message")
+        if SECRET in body or "password_token" in body:
+            problems.append(f"{method} {url}: a secret in the answer")
+        if response.status_code == 401 and "Bearer" not in response.headers.get("WWW-Authenticate", ""):
+            problems.append(f"{method} {url}: 401 without WWW-Authenticate")
+    assert problems == []
+
+
+def test_the_error_codes_say_why_a_key_is_refused(client, keys):
+    codes = {kind: client.get(f"{API}/me", headers={"Authorization": f"Bearer {keys[kind]}"}).get_json()["code"]
+             for kind in ("revoked", "expired", "wrong")}
+    assert codes == {"revoked": "revoked", "expired": "expired", "wrong": "unauthorized"}
+    assert client.get(f"{API}/me", headers={"Authorization": f"Basic {keys['read']}"}).status_code == 401
+    assert client.get(f"{API}/me", headers={"Authorization": "Bearer "}).status_code == 401
+
+
+def test_the_rate_limit_is_per_key(app, client, keys):
+    app.config["API_RATE_LIMIT"] = "3 per minute"
+    first = {"Authorization": f"Bearer {keys['read']}"}
+    second = {"Authorization": f"Bearer {keys['both']}"}
+    assert [client.get(f"{API}/me", headers=first).status_code for _ in range(3)] == [200, 200, 200]
+    limited = client.get(f"{API}/me", headers=first)
+    assert limited.status_code == 429 and limited.get_json()["code"] == "rate_limited"
+    assert client.get(f"{API}/me", headers=second).status_code == 200, "another key has its own budget"
+
+
+def test_patch_me_validates_like_the_page_and_changes_nothing_on_error(client, keys, user):
+    headers = {"Authorization": f"Bearer {keys['both']}"}
+    bad = client.patch(f"{API}/me", json={"time_zone": "Mars/Olympus", "full_name": "Anna B"}, headers=headers)
+    assert bad.status_code == 422 and "time_zone" in bad.get_json()["fields"]
+    assert User.get_by_id(user.id).full_name == "Anna Test", "nothing saved half-way"
+    for body, code in [({"email": "x@example.com"}, "unknown_field"), ({"full_name": 5}, "invalid"),
+                       ({"full_name": ""}, "invalid"), ({"short_info": "x" * 201}, "invalid"),
+                       ({"language": "de"}, "invalid")]:
+        response = client.patch(f"{API}/me", json=body, headers=headers)
+        assert response.status_code == 422 and response.get_json()["code"] == code, body
+    assert client.patch(f"{API}/me", data="not json", headers=headers).status_code == 400
+    assert client.patch(f"{API}/me", json={}, headers=headers).status_code == 200, "nothing to change is no error"
+    russian = client.patch(f"{API}/me", json={"time_zone": "Mars/Olympus"}, headers={**headers, "Accept-Language": "ru"})
+    assert russian.get_json()["fields"]["time_zone"] == ["Выберите часовой пояс из списка."]
+    ok = client.patch(f"{API}/me", json={"full_name": "Anna B", "time_zone": "Europe/Moscow", "language": "ru"},
+                      headers=headers)
+    assert ok.status_code == 200 and ok.get_json()["full_name"] == "Anna B"
+    assert User.get_by_id(user.id).time_zone == "Europe/Moscow"
+
+
+def test_another_persons_mail_server_is_a_404(client, keys, org):
+    other = make_user(org, "boris@example.com")
+    theirs = MailServer.create(owner=other, organization=org, host="smtp.example.org", port=25, from_email="b@example.com")
+    response = client.get(f"{API}/mail-servers/{theirs.id}", headers={"Authorization": f"Bearer {keys['read']}"})
+    assert response.status_code == 404
+
+
+def test_the_openapi_document_describes_every_route(app, client):
+    document = client.get(f"{API}/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    for method, _url, endpoint in api_routes(app):
+        if endpoint in UNGUARDED:
+            continue
+        rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint and method in r.methods)
+        path = re.sub(r"<(?:\w+:)?(\w+)>", "{id}", rule.rule[len(API):])
+        assert method.lower() in document["paths"].get(path, {}), f"{method} {path} missing from openapi.json"
+    for path in ("/me", "/mail-servers", "/notifications"):
+        assert path in document["paths"]
