@@ -81,6 +81,7 @@ ACTIONS = {
     "apikey.created": _l("API key created"),
     "apikey.changed": _l("API key changed"),
     "apikey.revoked": _l("API key revoked"),
+    "notifications.low_balance": _l("Low balance alert settings changed"),
     "impersonation.started": _l("Signed in as another user"),
     "impersonation.ended": _l("Returned from another user's account"),
     "impersonation.action": _l("Action while signed in as another user"),
@@ -112,6 +113,7 @@ DETAIL_LABELS = {
     "name": _l("Name"),
     "scopes": _l("Scopes"),
     "changed": _l("Changed"),
+    "threshold": _l("Threshold"),
 }
 
 

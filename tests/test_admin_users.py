@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from models import ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
+from models import AuditEvent, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
 
@@ -274,3 +274,53 @@ def test_users_of_another_organization_are_404(admin_client):
     assert admin_client.get(f"/admin/users/{stranger.id}").status_code == 404
     assert save(admin_client, stranger, status="disabled").status_code == 404
     assert User.get_by_id(stranger.id).status == "enabled"
+
+
+@pytest.mark.parametrize("limit", [0, 3, 1000])
+def test_narrow_and_broad_filters_give_the_same_pages(admin_client, org, monkeypatch, limit):
+    """A filter is applied as an id list when it leaves few people, as a condition otherwise
+    (bench/admin_users.py): both must list the same people in the same order."""
+    from blueprints.admin import userlist
+
+    many_users(org, 40)
+    make_user(org, "anna.k@example.com", full_name="Анна Каренина", two_factor="totp")
+    group = Group.create(organization=org, name="Support")
+    for user in User.select().where(User.email.startswith("user01")):
+        GroupMember.create(group=group, user=user)
+    User.update(status="disabled").where(User.email.in_(["user012@example.com", "user030@example.com"])).execute()
+    monkeypatch.setattr(userlist, "CANDIDATES_MAX", limit)
+    queries = ["q=person 0", "q=user01", "q=анна", "q=zzz", "status=disabled", f"group={group.id}",
+               f"group={group.id}&status=disabled", "q=Person&tfa=totp", "q=user0&sort=name&dir=desc&page=last"]
+    pages = {query: ids_on(admin_client.get("/admin/users?" + query).get_data(as_text=True)) for query in queries}
+    by_email = {u.email: u.id for u in User.select()}
+    assert pages["q=person 0"] == [by_email[f"user{i:03d}@example.com"] for i in range(25)]
+    assert pages["q=user01"] == [by_email[f"user{i:03d}@example.com"] for i in range(10, 20)]
+    assert pages["q=анна"] == [by_email["anna.k@example.com"]] and pages["q=zzz"] == []
+    assert pages["status=disabled"] == [by_email["user012@example.com"], by_email["user030@example.com"]]
+    assert pages[f"group={group.id}"] == [by_email[f"user{i:03d}@example.com"] for i in range(10, 20)]
+    assert pages[f"group={group.id}&status=disabled"] == [by_email["user012@example.com"]]
+    assert pages["q=Person&tfa=totp"] == []
+    assert pages["q=user0&sort=name&dir=desc&page=last"] == [by_email[f"user{i:03d}@example.com"] for i in range(24, -1, -1)][-25:]
+
+
+def test_two_factor_actions_forget_the_old_secrets(admin_client, org, smtp):
+    from models import RecoveryCode, TotpSecret
+    from services import otp
+
+    worker = make_user(org, "w@example.com", two_factor="totp")
+    TotpSecret.create(user=worker, secret=otp.new_totp_secret())
+    otp.new_recovery_codes(worker)
+    form_post(admin_client, f"/admin/users/{worker.id}/two-factor/email", {}, page=f"/admin/users/{worker.id}")
+    assert not TotpSecret.select().where(TotpSecret.user == worker).exists()  # the app no longer opens it
+    assert RecoveryCode.select().where(RecoveryCode.user == worker).count() == 10
+    form_post(admin_client, f"/admin/users/{worker.id}/two-factor/off", {}, page=f"/admin/users/{worker.id}")
+    assert not RecoveryCode.select().where(RecoveryCode.user == worker).exists()
+    event = AuditEvent.select().where(AuditEvent.action == "user.two_factor_reset").order_by(AuditEvent.id.desc()).get()
+    assert event.actor.email == "boss@example.com" and event.target == "w@example.com" and '"off"' in event.details
+
+
+def test_your_own_two_factor_is_not_reset_from_the_back_office(admin_client, admin):
+    User.update(two_factor="totp").where(User.id == admin.id).execute()
+    response = form_post(admin_client, f"/admin/users/{admin.id}/two-factor/off", {}, page=f"/admin/users/{admin.id}")
+    assert response.status_code == 409 and "on the Security page" in response.get_data(as_text=True)
+    assert User.get_by_id(admin.id).two_factor == "totp"

@@ -1,5 +1,6 @@
 """The users list query: filters, prefix search and keyset pagination whose cost does not grow
-with the table (no OFFSET, no count(*)); the indexes are in migrations/m0400_admin.py."""
+with the table (no OFFSET, no count(*)); the indexes are in migrations/m0400_admin.py and
+m0421_users_list_indexes.py, the figures from bench/admin_users.py in the README."""
 import base64
 import json
 from datetime import datetime
@@ -39,19 +40,76 @@ def decode_cursor(text, sort):
         return None
 
 
+# A filter that leaves at most this many people is applied as a list of ids (then sorted, which costs
+# what the list costs); a broader one is applied while reading the sort order's index, where it
+# stops after one page. Either way the cost does not follow the table's size (README, "Users list").
+CANDIDATES_MAX = 1000
+
+
+def byte_order(field):
+    """`field` compared in byte order: prefix ranges then hold under any PostgreSQL collation (the
+    migration 0421 indexes match); SQLite compares bytes already."""
+    return field.collate('"C"') if isinstance(User._meta.database.obj, pw.PostgresqlDatabase) else field
+
+
 def prefix_range(field, prefix):
-    """Values of `field` starting with `prefix`, as an index range (byte order of SQLite, C collation)."""
+    """Values of `field` starting with `prefix`, as an index range in byte order."""
     upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
+    field = byte_order(field)
     return (field >= prefix) & (field < upper)
 
 
-def search_condition(q):
-    """Name or e-mail starts with `q` (the name in the case forms people type)."""
+def search_ranges(q):
+    """(field, prefix) pairs whose union is "name or e-mail starts with q" (the name in the case forms
+    people type; e-mails are stored lower-cased)."""
     q = q.strip()
-    condition = prefix_range(User.email, q.lower())
-    for variant in {q, q.lower(), q.capitalize(), q.title(), q.upper()}:
-        condition |= prefix_range(User.full_name, variant)
+    names = dict.fromkeys([q, q.lower(), q.capitalize(), q.title(), q.upper()])
+    return [(User.email, q.lower())] + [(User.full_name, variant) for variant in names]
+
+
+def search_condition(q):
+    condition = None
+    for field, prefix in search_ranges(q):
+        part = prefix_range(field, prefix)
+        condition = part if condition is None else condition | part
     return condition
+
+
+def is_narrow(queries):
+    """True when the id queries together select at most CANDIDATES_MAX rows, counted by the database
+    (each count stops at CANDIDATES_MAX + 1 index entries)."""
+    total = 0
+    for query in queries:
+        total += query.limit(CANDIDATES_MAX + 1).count()
+        if total > CANDIDATES_MAX:
+            return False
+    return True
+
+
+def narrow(query, organization_id, q, status, group, two_factor):
+    """Apply the filters: a narrow one as "id in (its ids)", a broad one as a condition checked while
+    reading the sort order's index (where one page of matches is quickly found)."""
+    ids_of = User.select(User.id).where(User.organization == organization_id)
+    filters = []  # (queries that select the matching ids, the same filter as a condition)
+    if q:
+        filters.append(([ids_of.where(prefix_range(f, p)) for f, p in search_ranges(q)], search_condition(q)))
+    if status:
+        filters.append(([ids_of.where(User.status == status)], User.status == status))
+    if two_factor:
+        filters.append(([ids_of.where(User.two_factor == two_factor)], User.two_factor == two_factor))
+    if group is not None:
+        members = GroupMember.select(GroupMember.user).where(GroupMember.group == group)
+        is_member = pw.fn.EXISTS(GroupMember.select(GroupMember.id).where(GroupMember.group == group, GroupMember.user == User.id))
+        filters.append(([members], is_member))
+    for queries, condition in filters:
+        if is_narrow(queries):
+            ids = queries[0]
+            for other in queries[1:]:
+                ids = ids | other  # UNION
+            query = query.where(User.id.in_(ids))
+        else:
+            query = query.where(condition)
+    return query
 
 
 def users_page(organization_id, q="", status="", group=None, two_factor="", sort="created", descending=True,
@@ -59,15 +117,7 @@ def users_page(organization_id, q="", status="", group=None, two_factor="", sort
     """One page of users and where the neighbouring pages start: (rows, prev_cursor, next_cursor)."""
     key = SORTS[sort]
     query = User.select(User).where(User.organization == organization_id)
-    if q:
-        query = query.where(search_condition(q))
-    if status:
-        query = query.where(User.status == status)
-    if two_factor:
-        query = query.where(User.two_factor == two_factor)
-    if group is not None:
-        members = GroupMember.select(GroupMember.user).where(GroupMember.group == group)
-        query = query.where(User.id.in_(members))
+    query = narrow(query, organization_id, q, status, group, two_factor)
 
     backwards = bool(before) or last
     cursor = decode_cursor(before if before else after, sort) if (before or after) else None

@@ -14,7 +14,7 @@ from wtforms.validators import ValidationError
 
 from models import ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
-from services import audit, passwords, sessions, tokens
+from services import audit, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
 from services.permissions import (
     EVENT_CATALOG,
@@ -406,7 +406,12 @@ def reset_two_factor(user_id, method):
     if not Form().validate_on_submit():
         abort(400)
     require_admin_for((), target=user)
-    User.update(two_factor=method).where(User.id == user.id).execute()
+    if user.id == me().id:  # one's own 2FA changes in the security center, behind password and code
+        return details_page(user, status=409, notice=_("Change your own two-factor authentication on the Security page."))
+    if method == "email":
+        otp.enable_email(user)  # the authenticator secret is forgotten; recovery codes stay
+    else:
+        otp.disable(user)  # secrets, recovery codes and open challenges go too
     audit.record("user.two_factor_reset", actor=me(), target=user.email, method=method, **client_meta())
     notify_two_factor_changed(user, method)
     if method == "email":
@@ -418,6 +423,9 @@ def reset_two_factor(user_id, method):
 
 def notify_two_factor_changed(user, method):
     """SECURITY.md 13: a 2FA change is told to the person."""
+    from ..auth import notify_security
+
+    notify_security(user, "two_factor")
     with force_locale(user.language or "en"):
         subject = _("Your Kabinet two-factor authentication was changed")
         how = _("codes sent by e-mail") if method == "email" else _("off")
