@@ -1,7 +1,7 @@
 """Second factors, sign-in challenges, API keys and webhooks (the security center, issue 5)."""
 import peewee as pw
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, EncryptedField, utcnow
 from .core import Organization, User
 
 
@@ -68,7 +68,7 @@ class Webhook(BaseModel):
     created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
     url = pw.CharField(max_length=500)
     events = pw.CharField(max_length=300, default="")  # space-separated event types
-    secret_encrypted = pw.TextField()
+    secret_encrypted = EncryptedField()  # Fernet token (services.crypto); the secret is shown once
     enabled = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -83,7 +83,7 @@ class WebhookDelivery(BaseModel):
     webhook = pw.ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
     event = pw.CharField(max_length=60)
     payload = pw.TextField()
-    state = pw.CharField(max_length=10, default="pending", index=True)  # pending | delivered | failed
+    state = pw.CharField(max_length=10, default="pending", index=True)  # pending | sending | delivered | failed
     attempts = pw.IntegerField(default=0)
     status_code = pw.IntegerField(null=True)
     duration_ms = pw.IntegerField(null=True)
@@ -91,6 +91,7 @@ class WebhookDelivery(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     last_attempt_at = pw.DateTimeField(null=True)
     next_attempt_at = pw.DateTimeField(null=True, index=True)
+    locked_until = pw.DateTimeField(null=True)  # a worker's claim; after it passes another may take the row over
 
     class Meta:
         indexes = ((("webhook", "created_at"), False),)

@@ -82,6 +82,10 @@ ACTIONS = {
     "apikey.changed": _l("API key changed"),
     "apikey.revoked": _l("API key revoked"),
     "notifications.low_balance": _l("Low balance alert settings changed"),
+    "organization.updated": _l("Organization data changed"),
+    "webhook.created": _l("Webhook added"),
+    "webhook.changed": _l("Webhook changed"),
+    "webhook.deleted": _l("Webhook deleted"),
     "impersonation.started": _l("Signed in as another user"),
     "impersonation.ended": _l("Returned from another user's account"),
     "impersonation.action": _l("Action while signed in as another user"),
@@ -133,7 +137,7 @@ def record(action, actor=None, target="", organization=None, ip="", user_agent="
         organization = actor.organization_id
     if impersonator is None:
         impersonator = current_impersonator()
-    return AuditEvent.create(
+    event = AuditEvent.create(
         action=action,
         actor=actor,
         impersonator=impersonator,
@@ -143,6 +147,10 @@ def record(action, actor=None, target="", organization=None, ip="", user_agent="
         ip=(ip or "")[:45],
         user_agent=(user_agent or "")[:300],
     )
+    from services import webhooks  # the actions listed in webhooks.AUDIT_EVENTS also go out as webhook events
+
+    webhooks.emit_for_audit(action, organization, actor, target, details)
+    return event
 
 
 def action_label(action):

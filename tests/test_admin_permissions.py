@@ -46,6 +46,8 @@ WALK = {
     "admin.comment_event": (("events.view", "events.comment"), {"POST": 422}),  # commenting needs seeing
     "admin.impersonate": ("users.impersonate", {"POST": 303}),  # `call` comes back to the own account
     "admin.stop_impersonating": (None, {"POST": 303}),  # not impersonating: "you are in your own account"
+    "admin.organization": ("billing.edit", {"GET": 200}),
+    "admin.save_organization": ("billing.edit", {"POST": 422}),
 }
 # Routes of an area still being built: (permission, None) checks the permission and leaves the statuses
 # to that area's own tests until it is finished.
