@@ -44,6 +44,9 @@ def create_app(config=None):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]),
+        # The cookie is set when the session changes (sign-in, language, flash), not re-signed on every
+        # request: its lifetime is the absolute limit from sign-in, and idleness is checked on the server.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]

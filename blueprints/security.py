@@ -110,7 +110,7 @@ def enforce_2fa_policy():
         return None
     if request.blueprint == "api":
         return None
-    if not Organization.select(Organization.require_2fa).where(Organization.id == current_user.organization_id).scalar():
+    if not current_user.organization.require_2fa:  # joined by the session lookup: no extra query
         return None
     if request.method == "GET" and not is_htmx():
         flash(_("Your organization requires two-factor authentication. Set it up to continue."), "info")
