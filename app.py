@@ -89,7 +89,10 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, api, auth, mail_servers, notifications, profile, security, security_api_keys, security_webhooks  # noqa: F401
+    from blueprints import (  # noqa: F401
+        account, admin, api, auth, mail_servers, notifications, passkeys, profile, security, security_api_keys,
+        security_webhooks,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
@@ -97,6 +100,8 @@ def register_blueprints(app):
     app.register_blueprint(admin.bp)
     app.register_blueprint(mail_servers.bp)
     app.register_blueprint(security.bp)  # with the API keys and webhooks pages added to it
+    app.register_blueprint(passkeys.bp)
+    app.register_blueprint(passkeys.login_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(notifications.bp)
 
