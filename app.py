@@ -86,7 +86,7 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, api, auth, mail_servers, profile, security, security_api_keys  # noqa: F401
+    from blueprints import account, admin, api, auth, mail_servers, notifications, profile, security, security_api_keys  # noqa: F401
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
@@ -95,6 +95,7 @@ def register_blueprints(app):
     app.register_blueprint(mail_servers.bp)
     app.register_blueprint(security.bp)  # with the API keys and webhooks pages added to it
     app.register_blueprint(api.bp)
+    app.register_blueprint(notifications.bp)
 
 
 def select_locale():

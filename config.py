@@ -84,6 +84,20 @@ class Config:
     EXPORT_KEEP_DAYS = env_int("EXPORT_KEEP_DAYS", 7)
     EXPORT_POLL_SECONDS = env_int("EXPORT_POLL_SECONDS", 10)  # how soon a "Download my data" request starts
     INVOICE_SELLER = os.environ.get("INVOICE_SELLER", "Kabinet")  # the operator named on invoices
+
+    # Notifications (issue 7): the outbox job, retries, Telegram and Slack bots.
+    NOTIFY_POLL_SECONDS = env_int("NOTIFY_POLL_SECONDS", 10)  # how often due outbox rows are delivered
+    NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6)  # then the row is marked failed
+    NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 30)  # first backoff; doubles each attempt, at most 1 h
+    NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120)  # a dead worker's rows are retried after this
+    NOTIFY_HTTP_TIMEOUT = env_int("NOTIFY_HTTP_TIMEOUT", 10)  # one Telegram or Slack call
+    NOTIFY_ALLOW_PRIVATE = env_bool("NOTIFY_ALLOW_PRIVATE", False)  # Telegram/Slack API on a private address
+    TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")
+    TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")  # empty: the Telegram channel is off
+    SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api")
+    SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")  # empty: the Slack channel is off
+    OPERATIONS_POLL_SECONDS = env_int("OPERATIONS_POLL_SECONDS", 2)  # the live list of operations
+    BELL_POLL_SECONDS = env_int("BELL_POLL_SECONDS", 30)  # the top bar's unread count
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     LANGUAGES = ("en", "ru")
     BABEL_DEFAULT_LOCALE = "en"

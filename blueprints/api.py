@@ -155,8 +155,17 @@ def update_me():
 @bp.get("/notifications")
 @scope("read")
 def notifications():
-    """The person's in-app notifications, newest first (none are stored until that area lands)."""
-    return jsonify({"items": [], "next_cursor": None})
+    """The key owner's in-app notifications, newest first, `limit` at a time; `cursor` continues a listing."""
+    from services.notifications import feed_page, notification_view
+
+    cursor, limit = request.args.get("cursor", ""), request.args.get("limit", "20")
+    if (cursor and not (cursor.isdigit() and len(cursor) < 19)) or not (limit.isdigit() and 1 <= int(limit) <= 100):
+        return error(422, "invalid", _("cursor must be a value from next_cursor, limit a number from 1 to 100."))
+    user = g.api_user
+    rows, next_before = feed_page(user.id, before=int(cursor) if cursor else None, per_page=int(limit))
+    with force_locale(user.language or "en"):
+        items = [notification_view(row, user, user.language or "en") for row in rows]
+    return jsonify({"items": items, "next_cursor": str(next_before) if next_before else None})
 
 
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -211,6 +220,14 @@ OPENAPI = {
                                      "fields": {"type": "object", "additionalProperties": {
                                          "type": "array", "items": {"type": "string"}}}}},
             "User": USER_SCHEMA,
+            "Notification": {"type": "object", "required": ["id", "category", "title", "text", "created_at", "read"],
+                             "properties": {
+                                 "id": {"type": "integer"},
+                                 "category": {"type": "string", "enum": ["requests", "imports", "billing",
+                                                                         "low_balance", "security", "operations"]},
+                                 "title": {"type": "string"}, "text": {"type": "string"},
+                                 "created_at": {"type": "string", "format": "date-time"},
+                                 "read": {"type": "boolean"}}},
         },
     },
     "paths": {
@@ -230,11 +247,19 @@ OPENAPI = {
                           "400", "401", "403", "422", "429")},
         },
         "/notifications": {
-            "get": {"summary": "In-app notifications, newest first", "description": "Scope: read.",
+            "get": {"summary": "In-app notifications, newest first",
+                    "description": "Scope: read. Texts are in the key owner's language, times in UTC. Pass "
+                                   "`next_cursor` back as `cursor` for the next page; it is null on the last.",
+                    "parameters": [
+                        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "next_cursor of the previous page"},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}],
                     "responses": _responses({"description": "A page of notifications", "content": {
-                        "application/json": {"schema": {"type": "object", "properties": {
-                            "items": {"type": "array", "items": {"type": "object"}},
-                            "next_cursor": {"type": ["string", "null"]}}}}}}, "401", "403", "429")},
+                        "application/json": {"schema": {"type": "object", "required": ["items", "next_cursor"],
+                                                        "properties": {
+                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
+                            "next_cursor": {"type": ["string", "null"]}}}}}}, "401", "403", "422", "429")},
         },
     },
 }

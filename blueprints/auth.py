@@ -112,6 +112,7 @@ def sign_in(user, method="password"):
     with db.atomic():  # the session and its audit event are written together or not at all
         secret = sessions.start_session(user, **client_meta())
         audit.record("signin", actor=user, target=user.email, method=method, **client_meta())
+        notify_security(user, "signin")
     session["sid"] = secret
     session.permanent = True
     login_user(user)
@@ -233,6 +234,7 @@ def resend_code():
 
 def notify_recovery_code_used(user, left):
     """SECURITY.md 9: using a recovery code is told to the person."""
+    notify_security(user, "two_factor")
     with force_locale(user.language or "en"):
         subject = _("A Kabinet recovery code was used")
         text = _(
@@ -328,8 +330,22 @@ def reset_password(token):
     return see_other(url_for("auth.login"))
 
 
+def notify_security(user, kind):
+    """The "security" notification by the channels the person chose. For a password or 2FA change the
+    e-mail is mandatory (SECURITY.md 13) and mailed directly by the caller, so e-mail is left out here."""
+    from services.notifications import notify
+    from services.useragent import describe
+
+    meta = client_meta()
+    browser, system = describe(meta["user_agent"])
+    device = " / ".join(part for part in (browser, system) if part)
+    notify(user, "security", {"kind": kind, "ip": meta["ip"], "device": device},
+           exclude=() if kind == "signin" else ("email",))
+
+
 def notify_password_changed(user):
     """SECURITY.md 13: tell the person, in their language, that their password changed."""
+    notify_security(user, "password")
     with force_locale(user.language or "en"):
         subject = _("Your Kabinet password was changed")
         text = _(

@@ -20,7 +20,7 @@ from services.mailer import MailError, send_app_mail
 from services.tokens import digest, new_secret
 
 from . import is_htmx, render, safe_next, see_other
-from .auth import client_meta, mail_code, wait_message
+from .auth import client_meta, mail_code, notify_security, wait_message
 from .forms import Form, max_length, password_length, required
 
 bp = Blueprint("security", __name__, url_prefix="/app/security")
@@ -160,6 +160,7 @@ def notify(user, subject, text):
 
 
 def notify_2fa_change(user, what):
+    notify_security(user, "two_factor")
     with force_locale(user.language or "en"):
         subjects = {
             "totp": _("Two-factor authentication is on (authenticator app)"),

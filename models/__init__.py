@@ -6,3 +6,4 @@ from .mail import MailServer
 from .profile import OneTimeCode
 from .security import ApiKey, Challenge, RecoveryCode, TotpSecret, Webhook, WebhookDelivery
 from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, ProcessingAgreement, StoredFile
+from .notifications import LowBalanceAlert, Notification, NotificationPreference, Operation, OutboxMessage

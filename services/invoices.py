@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from models import BalanceEntry, Invoice, Organization, User, db, utcnow
 
-from . import audit
+from . import audit, notifications
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 PER_PAGE = 20
@@ -101,11 +101,15 @@ def change_balance(organization_id, change, cause, actor=None, invoice=None, at=
         Organization.update(balance=pw.fn.COALESCE(Organization.balance, 0) + change).where(
             Organization.id == organization_id
         ).execute()
-        after = Organization.select(Organization.balance).where(Organization.id == organization_id).scalar()
-        return BalanceEntry.create(
+        after, currency = Organization.select(Organization.balance, Organization.currency).where(
+            Organization.id == organization_id).tuples().get()
+        entry = BalanceEntry.create(
             organization=organization_id, change=change, balance_after=Decimal(after), cause=cause[:300],
             actor=actor, invoice=invoice, created_at=at or utcnow(),
         )
+        # the low-balance alert fires (once) or re-arms in the same transaction
+        notifications.balance_changed(organization_id, after, currency)
+        return entry
 
 
 def cause_text(entry):
@@ -224,13 +228,11 @@ def org_billing(organization):
 
 
 def announce(invoice, event):
-    """The "payments and invoices" notification to the organization's billing people, once notify exists.
+    """The "payments and invoices" notification to the organization's billing people.
 
     Called inside the transaction of the change, so the notification and the change commit together."""
-    try:
-        from services.notify import notify
-    except ImportError:  # the notifications area has not landed yet
-        return
+    from services.notifications import notify
+
     data = {"kind": "payment" if event == "paid" else "invoice", "number": invoice.number,
             "amount": str(invoice.amount), "currency": invoice.currency}
     for user in billing_people(invoice.organization_id):

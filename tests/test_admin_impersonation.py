@@ -74,7 +74,8 @@ def test_the_impersonated_session_is_new_and_never_counts_as_a_password_entry(ad
 @pytest.mark.parametrize("method,url", [
     ("GET", "/app/security/"), ("GET", "/app/security/sessions"), ("GET", "/app/security/2fa/totp"),
     ("GET", "/app/security/reauth"), ("POST", "/app/security/2fa/disable"), ("POST", "/app/security/sessions/end-others"),
-    ("GET", "/app/security/history"), ("GET", "/app/personal-data/edit"), ("POST", "/app/personal-data/edit"),
+    ("GET", "/app/security/history"), ("GET", "/app/security/api-keys"), ("POST", "/app/security/api-keys"),
+    ("GET", "/app/personal-data/edit"), ("POST", "/app/personal-data/edit"),
     ("POST", "/app/personal-data/email"), ("POST", "/app/personal-data/phone"), ("POST", "/app/account/privacy/delete"),
 ])
 def test_sensitive_pages_stay_closed_while_impersonating(admin_client, worker, method, url):

@@ -9,7 +9,7 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from models import ClientTag
-from services import audit
+from services import audit, operations
 from services.clients import ImportErrors, client_views, import_clients, parse_clients_csv, visible_clients
 from services.permissions import has_permission, permission_required
 
@@ -160,7 +160,15 @@ def import_clients_csv():
         rows = parse_clients_csv(raw, me().organization_id, country_codes())
     except ImportErrors as problem:
         return clients_page(import_form=form, import_errors=problem.errors, status=422, block="import_card")
-    count = import_clients(me().organization_id, rows)
+    operation = operations.start_operation(me(), "client_import")
+    operations.set_progress(operation, 0)
+    try:
+        count = import_clients(me().organization_id, rows)
+    except Exception:
+        operations.fail_operation(operation, _("The import failed; nothing was imported. Please try again."))
+        raise
     audit.record("clients.imported", actor=me(), target=form.file.data.filename or "", count=count, **client_meta())
+    operations.finish_operation(operation, result=_("%(n)d client(s) imported.", n=count),
+                                result_url=url_for("admin.clients"))
     flash(_("%(n)d client(s) imported.", n=count), "success")
     return see_other(url_for("admin.clients"))

@@ -404,6 +404,9 @@ def reset_two_factor(user_id, method):
 
 def notify_two_factor_changed(user, method):
     """SECURITY.md 13: a 2FA change is told to the person."""
+    from ..auth import notify_security
+
+    notify_security(user, "two_factor")
     with force_locale(user.language or "en"):
         subject = _("Your Kabinet two-factor authentication was changed")
         how = _("codes sent by e-mail") if method == "email" else _("off")
