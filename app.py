@@ -44,6 +44,9 @@ def create_app(config=None):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"]),
+        # The cookie is set when the session changes (sign-in, language, flash), not re-signed on every
+        # request: its lifetime is the absolute limit from sign-in, and idleness is checked on the server.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
@@ -86,7 +89,10 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, api, auth, mail_servers, notifications, profile, security, security_api_keys  # noqa: F401
+    from blueprints import (  # noqa: F401
+        account, admin, api, auth, mail_servers, notifications, passkeys, profile, security, security_api_keys,
+        security_webhooks,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
@@ -94,6 +100,8 @@ def register_blueprints(app):
     app.register_blueprint(admin.bp)
     app.register_blueprint(mail_servers.bp)
     app.register_blueprint(security.bp)  # with the API keys and webhooks pages added to it
+    app.register_blueprint(passkeys.bp)
+    app.register_blueprint(passkeys.login_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(notifications.bp)
 

@@ -26,6 +26,11 @@ class Config:
     SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 12)
     REAUTH_MINUTES = env_int("REAUTH_MINUTES", 15)
+    # Passkeys (WebAuthn): the relying-party id (a domain, no port) and the exact origin the browser reports.
+    # Empty: taken from the request's host, which is right unless a proxy rewrites it (README: Passkeys).
+    PASSKEY_RP_ID = os.environ.get("PASSKEY_RP_ID", "")
+    PASSKEY_ORIGIN = os.environ.get("PASSKEY_ORIGIN", "")  # e.g. https://kabinet.example.com
+    PASSKEY_RP_NAME = os.environ.get("PASSKEY_RP_NAME", "Kabinet")
 
     # App mail (reset links, codes, notices). Without MAIL_HOST mail goes to instance/outbox/*.eml.
     MAIL_HOST = os.environ.get("MAIL_HOST", "")
@@ -67,8 +72,14 @@ class Config:
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute")  # per API key
 
     # Webhooks: per-attempt timeout, and whether private/loopback receivers are allowed (tests allow 127.0.0.1).
-    WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 5)
+    WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 5)  # seconds for one whole attempt (connect, send, answer)
     WEBHOOK_ALLOWED_PRIVATE = os.environ.get("WEBHOOK_ALLOWED_PRIVATE", "")  # e.g. "127.0.0.1, 10.0.0.0/8"
+    WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)  # every private/loopback receiver allowed
+    WEBHOOK_POLL_SECONDS = env_int("WEBHOOK_POLL_SECONDS", 5)  # how often the scheduler sends due deliveries
+    WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 30)  # first retry; doubled after each failure
+    WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)  # then the delivery is marked failed
+    WEBHOOK_WORKERS = env_int("WEBHOOK_WORKERS", 8)  # deliveries sent at once by one scheduler
+    WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30)  # finished deliveries stay in the log this long
 
     # argon2id cost; argon2-cffi's defaults (64 MiB, t=3) unless lowered for tests (never below 19 MiB, t=2).
     ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)

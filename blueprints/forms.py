@@ -1,4 +1,6 @@
 """Form pieces shared by several areas: limits, e-mail normalisation, the password policy."""
+import re
+
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -54,6 +56,15 @@ class StrongPassword:
         problem = password_problem(field.data or "", self.context(form))
         if problem:
             raise ValidationError(problem)
+
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def plain_text(form, field):
+    """No control characters (PostgreSQL refuses NUL, and none belong in a name or an address)."""
+    if field.data and CONTROL_CHARS.search(field.data):
+        raise ValidationError(_l("Remove the control characters from this field."))
 
 
 def required(message=None):

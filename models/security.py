@@ -1,7 +1,7 @@
 """Second factors, sign-in challenges, API keys and webhooks (the security center, issue 5)."""
 import peewee as pw
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, EncryptedField, utcnow
 from .core import Organization, User
 
 
@@ -31,11 +31,11 @@ class Challenge(BaseModel):
     (not in the cookie, which a client could replay)."""
 
     user = pw.ForeignKeyField(User, backref="challenges", on_delete="CASCADE")
-    purpose = pw.CharField(max_length=20)  # signin | setup-email | manage
+    purpose = pw.CharField(max_length=20)  # signin | setup-email | manage | passkey-add | passkey-signin
     token_hash = pw.CharField(max_length=64, unique=True)
     code_hash = pw.CharField(max_length=64, default="")  # mailed codes only
     target = pw.CharField(max_length=254, default="")  # the address a code went to
-    data = pw.CharField(max_length=500, default="")  # e.g. where to go after signing in
+    data = pw.CharField(max_length=500, default="")  # e.g. where to go after signing in, a WebAuthn challenge
     tries = pw.IntegerField(default=0)
     created_at = pw.DateTimeField(default=utcnow)
     sent_at = pw.DateTimeField(null=True)
@@ -68,7 +68,7 @@ class Webhook(BaseModel):
     created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
     url = pw.CharField(max_length=500)
     events = pw.CharField(max_length=300, default="")  # space-separated event types
-    secret_encrypted = pw.TextField()
+    secret_encrypted = EncryptedField()  # Fernet token (services.crypto); the secret is shown once
     enabled = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -83,7 +83,7 @@ class WebhookDelivery(BaseModel):
     webhook = pw.ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
     event = pw.CharField(max_length=60)
     payload = pw.TextField()
-    state = pw.CharField(max_length=10, default="pending", index=True)  # pending | delivered | failed
+    state = pw.CharField(max_length=10, default="pending", index=True)  # pending | sending | delivered | failed
     attempts = pw.IntegerField(default=0)
     status_code = pw.IntegerField(null=True)
     duration_ms = pw.IntegerField(null=True)
@@ -91,9 +91,28 @@ class WebhookDelivery(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     last_attempt_at = pw.DateTimeField(null=True)
     next_attempt_at = pw.DateTimeField(null=True, index=True)
+    locked_until = pw.DateTimeField(null=True)  # a worker's claim; after it passes another may take the row over
 
     class Meta:
         indexes = ((("webhook", "created_at"), False),)
 
 
+class Passkey(BaseModel):
+    """A WebAuthn credential (security key or platform authenticator) a person uses as a second factor.
+
+    Only the public key is kept; `sign_count` is the authenticator's counter at its last use (a clone
+    that reports an older counter is refused)."""
+
+    user = pw.ForeignKeyField(User, backref="passkeys", on_delete="CASCADE")
+    name = pw.CharField(max_length=60)
+    credential_id = pw.CharField(max_length=1400, unique=True)  # base64url; the spec allows 1023 bytes
+    public_key = pw.TextField()  # COSE key, base64url
+    sign_count = pw.BigIntegerField(default=0)
+    transports = pw.CharField(max_length=100, default="")  # space-separated hints: usb nfc ble internal hybrid
+    aaguid = pw.CharField(max_length=36, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+
+
 SECURITY_MODELS = [TotpSecret, RecoveryCode, Challenge, ApiKey, Webhook, WebhookDelivery]
+PASSKEY_MODELS = [Passkey]  # created by migration m0320

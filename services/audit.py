@@ -20,7 +20,7 @@ def record(action, actor=None, target="", organization=None, ip="", user_agent="
         organization = actor.organization_id
     if impersonator is None:
         impersonator = current_impersonator()
-    return AuditEvent.create(
+    event = AuditEvent.create(
         action=action,
         actor=actor,
         impersonator=impersonator,
@@ -30,3 +30,7 @@ def record(action, actor=None, target="", organization=None, ip="", user_agent="
         ip=(ip or "")[:45],
         user_agent=(user_agent or "")[:300],
     )
+    from services import webhooks  # the actions listed in webhooks.AUDIT_EVENTS also go out as webhook events
+
+    webhooks.emit_for_audit(action, organization, actor, target, details)
+    return event

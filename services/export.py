@@ -153,6 +153,12 @@ def run_pending_exports(config=None):
                 result = str(_l("Your data is ready: %(size)s.", size=human_size(size)))
             operations_area().finish_operation(operation, result=result,
                                                result_url=f"/app/account/privacy/export/{export.id}")
+        else:  # without the list of operations (whose finish() emits it), the export says so itself
+            from services import webhooks
+
+            webhooks.emit(export.user.organization_id, "operation.finished", {
+                "operation_kind": "data_export", "status": "completed", "user": {"id": export.user_id},
+                "result_url": f"/app/account/privacy/export/{export.id}"})
         done += 1
     return done
 

@@ -62,17 +62,24 @@ def probe(server, config):
 
 
 def store_result(server, result):
-    """Save a check's outcome, unless the server was edited (or deleted) while it ran."""
-    return (
-        MailServer.update(
-            status="online" if result.online else "offline",
-            checked_at=utcnow(),
-            reason=result.reason,
-            reply_code=result.reply_code,
+    """Save a check's outcome, unless the server was edited (or deleted) while it ran. When the status
+    changes, the "mail_server.status_changed" webhook event is queued in the same transaction."""
+    status = "online" if result.online else "offline"
+    with db.atomic():
+        previous = MailServer.select(MailServer.status).where(MailServer.id == server.id).scalar()
+        stored = (
+            MailServer.update(status=status, checked_at=utcnow(), reason=result.reason, reply_code=result.reply_code)
+            .where(MailServer.id == server.id, MailServer.updated_at == server.updated_at)
+            .execute()
         )
-        .where(MailServer.id == server.id, MailServer.updated_at == server.updated_at)
-        .execute()
-    )
+        if stored and previous != status:
+            from services import webhooks
+
+            webhooks.emit(server.organization_id, "mail_server.status_changed", {
+                "mail_server": {"id": server.id, "host": server.host, "port": server.port, "owner": server.owner_id},
+                "previous": previous, "status": status, "reason": result.reason, "reply_code": result.reply_code,
+            })
+    return stored
 
 
 def check_servers(servers, config):

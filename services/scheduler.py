@@ -23,6 +23,7 @@ from services.codes import purge_old_codes
 from services.mail_servers import poll_mail_servers
 from services.deletion import erase_due_accounts
 from services.export import purge_old_exports, run_pending_exports
+from services.webhooks import deliver_due, purge_old_deliveries
 from services.notifications import deliver_notifications, purge_old_outbox
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ JOBS = [
     ("account_purge_exports", purge_old_exports, 3600),
     ("account_erase_due", erase_due_accounts, 3600),
     ("purge_codes", purge_old_codes, 3600),
+    ("webhook_deliveries", deliver_due, "WEBHOOK_POLL_SECONDS"),
+    ("webhook_purge", purge_old_deliveries, 3600),
     ("deliver_notifications", deliver_notifications, "NOTIFY_POLL_SECONDS"),
     ("purge_outbox", purge_old_outbox, 3600),
 ]

@@ -47,6 +47,8 @@ OPTIONAL_ROUTES = {
     "admin.upload_picture": None,
     "admin.delete_picture": None,
     "admin.avatar": None,
+    "admin.organization": "billing.edit",
+    "admin.save_organization": "billing.edit",
 }
 
 

@@ -136,6 +136,48 @@ def test_autosave_unknown_field_and_missing_csrf(signed_in, user):
     assert User.get_by_id(user.id).full_name == "Anna Test"
 
 
+def test_autosave_reads_the_session_once_writes_one_column_and_sets_no_cookie(signed_in, user, org):
+    """DESIGN.md: an autosave is one small write. The session lookup brings the person and their
+    organization in one query (the 2FA policy and the top bar need no more), and the session cookie
+    is not re-signed and re-sent on every keystroke's save."""
+    import logging
+
+    headers = hx(signed_in)
+    statements = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if isinstance(record.msg, tuple):
+                statements.append(record.msg[0])
+
+    logger, handler = logging.getLogger("peewee"), Collect()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        response = signed_in.post("/app/personal-data/field/full_name", data={"full_name": "Anna Quick"}, headers=headers)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    writes = [sql for sql in statements if not sql.lstrip().upper().startswith("SELECT")]
+    reads = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert len(writes) == 1 and '"full_name"' in writes[0] and '"short_info"' not in writes[0]
+    # One read for the session, the person and the organization; no separate look-ups of the person, the
+    # organization (2FA policy) or their groups (the back-office menu). Other reads (the webhook
+    # subscriptions a change is reported to) are the features' own.
+    session_reads = [sql for sql in reads if '"user_session"' in sql]
+    assert len(session_reads) == 1 and '"organization"' in session_reads[0]
+    assert not [sql for sql in reads if sql not in session_reads and ('FROM "user"' in sql or 'FROM "organization"' in sql
+                                                                      or 'FROM "group"' in sql)]
+    assert User.get_by_id(user.id).full_name == "Anna Quick"
+    # The joined session row is a full organization: the 2FA policy still holds on the next request.
+    Organization.update(require_2fa=True).where(Organization.id == org.id).execute()
+    blocked = signed_in.post("/app/personal-data/field/full_name", data={"full_name": "Nope"}, headers=headers)
+    assert "/security/" in blocked.headers.get("HX-Redirect", "") and User.get_by_id(user.id).full_name == "Anna Quick"
+
+
 def test_two_tabs_saving_different_fields_keep_both(app, org, user):
     """Each save writes only its own column, so parallel saves of two fields never undo each other."""
     tabs = [app.test_client(), app.test_client()]
@@ -184,6 +226,9 @@ def test_time_zone_list_is_the_countrys_until_every_zone_is_asked_for(signed_in,
     # htmx asks for the list of a newly picked country: shown, not saved.
     preview = signed_in.get("/app/personal-data/region?language=&country=DE&time_zone=", headers=HX)
     assert "Europe/Berlin" in preview.get_data(as_text=True) and "Asia/Vladivostok" not in preview.get_data(as_text=True)
+    # Only the zone field comes back, so a language picked while the list loads is not swapped away.
+    assert preview.get_data(as_text=True).lstrip().startswith('<div id="region-zone">')
+    assert 'name="language"' not in preview.get_data(as_text=True)
     assert User.get_by_id(user.id).country == "RU"
     # A zone outside the country's list is still accepted (picked from the full list).
     response = form_post(signed_in, "/app/personal-data/region", {"language": "", "country": "RU", "time_zone": "America/New_York"})

@@ -1,4 +1,5 @@
-"""The back office under /admin: users, groups and permissions, client tags, clients, events log.
+"""The back office under /admin: users, groups and permissions, client tags, clients, events log, and
+the organization's legal data.
 
 Every page needs a signed-in person (one before_request) and its own permission (a decorator on
 each view); records of another organization answer 404."""
@@ -17,6 +18,7 @@ SECTIONS = (
     ("tags.manage", "admin.client_tags", _l("Client tags")),
     ("clients.view", "admin.clients", _l("Clients")),
     ("events.view", "admin.events", _l("Events log")),
+    ("billing.edit", "admin.organization", _l("Organization")),
 )
 
 
@@ -62,12 +64,35 @@ def index():
     return redirect(url_for(sections[0][0]))
 
 
+class LazySections:
+    """visible_sections(user), worked out only when a template reads it: fragments (an autosave's state
+    line, a status cell) render without the top bar, so they skip the permission query."""
+
+    def __init__(self, user):
+        self.user = user
+        self._sections = None
+
+    def _value(self):
+        if self._sections is None:
+            self._sections = visible_sections(self.user) if self.user else []
+        return self._sections
+
+    def __iter__(self):
+        return iter(self._value())
+
+    def __len__(self):
+        return len(self._value())
+
+    def __bool__(self):
+        return bool(self._value())
+
+
 @bp.app_context_processor
 def admin_frame():
     """The top bar's Administration link, avatar and impersonation banner on every page."""
     user = current_user if current_user and current_user.is_authenticated else None
     return {
-        "admin_sections": visible_sections(user) if user else [],
+        "admin_sections": LazySections(user),
         "impersonator": g.get("impersonator"),
         "avatar_url": avatar_url,
     }
@@ -77,6 +102,6 @@ def avatar_url(user):
     return None
 
 
-from . import clients, groups, impersonation, users  # noqa: E402,F401  (routes register on bp)
+from . import clients, groups, impersonation, organization, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp", "PERMISSIONS"]

@@ -1,0 +1,459 @@
+"""Signed webhooks (issue 5, seed 003): an organization's endpoints receive JSON events.
+
+`emit(organization, event_type, data)` writes one WebhookDelivery row per subscribed endpoint, in
+the caller's transaction (so an event exists exactly when the change it reports was committed).
+The scheduler job `deliver_due()` sends them: each row is claimed atomically before it is sent
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, a conditional UPDATE on SQLite), so several schedulers or
+workers never send one delivery twice. A claim holds a lease; a worker that dies mid-send leaves a
+row that another takes over once the lease runs out (that attempt counts).
+
+Each attempt is one JSON POST with
+    Kabinet-Event: <type>   Kabinet-Delivery: <id>   Kabinet-Timestamp: <unix seconds>
+    Kabinet-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the endpoint's secret>
+A 2xx answer delivers it; anything else (or no answer within WEBHOOK_TIMEOUT, in all) costs one
+attempt and the next waits WEBHOOK_RETRY_SECONDS * 2**(attempt-1); after WEBHOOK_MAX_ATTEMPTS it
+is marked failed. Redirects are never followed (http.client does not follow them).
+
+SSRF (SECURITY.md 26): the host is resolved, every address must be public (or allowed by
+WEBHOOK_ALLOW_PRIVATE / WEBHOOK_ALLOWED_PRIVATE), and the connection goes to the address that was
+checked, so a second DNS answer cannot point the request somewhere else.
+"""
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import ssl
+import threading
+import time
+import uuid
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import peewee
+from flask_babel import lazy_gettext as _l
+
+from models import Webhook, WebhookDelivery, db, utcnow
+from services import crypto
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = {
+    "profile.changed": _l("Profile changed"),
+    "security.changed": _l("Security settings changed"),
+    "sign_in": _l("Sign-in"),
+    "mail_server.status_changed": _l("Mail server status changed"),
+    "operation.finished": _l("Operation finished"),
+}
+TEST_EVENT = "webhook.test"
+URL_MAX = 500
+MAX_ENDPOINTS = 10  # per organization
+USER_AGENT = "Kabinet-Webhooks/1"
+RESPONSE_READ_MAX = 1024  # bytes of a receiver's answer we read (and drop)
+BATCH = 50  # deliveries one job run claims at a time
+
+# Audit actions that are also webhook events (services.audit.record calls `emit_for_audit`).
+AUDIT_EVENTS = {
+    "signin": "sign_in",
+    "profile.changed": "profile.changed",
+    "email.changed": "profile.changed",
+    "phone.verified": "profile.changed",
+    "password.changed": "security.changed",
+    "password.reset": "security.changed",
+    "2fa.enabled": "security.changed",
+    "2fa.disabled": "security.changed",
+    "2fa.recovery_regenerated": "security.changed",
+    "org.require_2fa": "security.changed",
+    "ip_allowlist.changed": "security.changed",
+    "apikey.created": "security.changed",
+    "apikey.changed": "security.changed",
+    "apikey.revoked": "security.changed",
+    "webhook.created": "security.changed",
+    "webhook.changed": "security.changed",
+    "webhook.deleted": "security.changed",
+    "passkey.added": "security.changed",
+    "passkey.removed": "security.changed",
+    "passkey.renamed": "security.changed",
+    "user.two_factor_reset": "security.changed",
+    "user.role_changed": "security.changed",
+    "impersonation.started": "security.changed",
+    "session.ended_others": "security.changed",
+}
+
+
+class BlockedTarget(Exception):
+    """The URL's host resolves to an address deliveries may not reach."""
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+def new_secret():
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def url_problem(url, config):
+    """None when `url` may be saved as an endpoint, else a translated reason (checked without DNS)."""
+    if not url:
+        return _l("Enter the receiver's URL.")
+    if len(url) > URL_MAX:
+        return _l("At most %(max)d characters.", max=URL_MAX)
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return _l("A URL has no spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return _l("Enter a full URL, like https://example.com/hooks/kabinet.")
+    if parts.scheme not in ("http", "https"):
+        return _l("Only http:// and https:// URLs can receive webhooks.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return _l("Leave the user name and password out of the URL; check the signature instead.")
+    if not parts.hostname:
+        return _l("Enter a full URL, like https://example.com/hooks/kabinet.")
+    if port == 0:
+        return _l("Enter a full URL, like https://example.com/hooks/kabinet.")
+    try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        literal = None
+    if parts.hostname.lower() in ("localhost", "localhost.localdomain") or parts.hostname.lower().endswith(".localhost"):
+        literal = ipaddress.ip_address("127.0.0.1")
+    if literal is not None and not address_allowed(literal, config):
+        return _l("This address is on a private or local network; webhooks go only to public addresses.")
+    return None
+
+
+def create_endpoint(organization, user, url, events, config=None):
+    """A new endpoint; returns (the row, the secret to show once)."""
+    secret = new_secret()
+    row = Webhook.create(
+        organization=organization, created_by=user, url=url, events=" ".join(e for e in EVENT_TYPES if e in events),
+        secret_encrypted=crypto.encrypt(secret, config),
+    )
+    return row, secret
+
+
+def rotate_secret(hook, config=None):
+    secret = new_secret()
+    Webhook.update(secret_encrypted=crypto.encrypt(secret, config)).where(Webhook.id == hook.id).execute()
+    return secret
+
+
+# --- emitting ---------------------------------------------------------------------------------
+
+
+def envelope(event_type, organization_id, data):
+    return json.dumps(
+        {"id": uuid.uuid4().hex, "type": event_type, "created_at": utcnow().isoformat(timespec="seconds") + "Z",
+         "organization": organization_id, "data": data},
+        ensure_ascii=False, separators=(",", ":"), default=str,
+    )
+
+
+def emit(organization, event_type, data):
+    """Queue `event_type` for every enabled endpoint of `organization` subscribed to it; returns the count.
+
+    Rows are written with the caller's connection, so they commit or roll back with the caller's change."""
+    org_id = getattr(organization, "id", organization)
+    if org_id is None:
+        return 0
+    now = utcnow()
+    hooks = [h for h in Webhook.select(Webhook.id, Webhook.events).where(Webhook.organization == org_id, Webhook.enabled)
+             if event_type in h.event_list]
+    for hook in hooks:
+        WebhookDelivery.create(webhook=hook.id, event=event_type, payload=envelope(event_type, org_id, data),
+                               next_attempt_at=now)
+    return len(hooks)
+
+
+def emit_for_audit(action, organization, actor, target, details):
+    """Called by services.audit.record: the audit actions listed in AUDIT_EVENTS are also webhook events."""
+    event_type = AUDIT_EVENTS.get(action)
+    if event_type is None or organization is None:
+        return 0
+    data = {"action": action}
+    if actor is not None:
+        data["user"] = {"id": actor.id, "email": actor.email}
+    if target and event_type != "sign_in":
+        data["target"] = str(target)[:200]
+    data.update({k: v for k, v in details.items() if k in ("fields", "method", "via", "on", "changed", "scopes")})
+    return emit(organization, event_type, data)
+
+
+def queue_test(hook):
+    """A test event for this endpoint alone, whatever it subscribes to; returns the delivery."""
+    data = {"message": "This is a test event from Kabinet."}
+    return WebhookDelivery.create(webhook=hook.id, event=TEST_EVENT,
+                                  payload=envelope(TEST_EVENT, hook.organization_id, data), next_attempt_at=utcnow())
+
+
+# --- signing ----------------------------------------------------------------------------------
+
+
+def signature(secret, timestamp, body):
+    """v1 signature: hex HMAC-SHA256 over "<timestamp>.<body>" (body as the exact bytes sent)."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def verify(secret, timestamp, body, header, tolerance=300, now=None):
+    """What a receiver does (see the README): check the age and compare the signature in constant time."""
+    now = time.time() if now is None else now
+    try:
+        if abs(now - int(timestamp)) > tolerance:
+            return False
+    except (TypeError, ValueError):
+        return False
+    expected = "v1=" + signature(secret, timestamp, body)
+    return hmac.compare_digest(expected, header or "")
+
+
+# --- SSRF -------------------------------------------------------------------------------------
+
+
+def allowed_networks(config):
+    nets = []
+    for part in (config.get("WEBHOOK_ALLOWED_PRIVATE") or "").replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            try:
+                nets.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                log.warning("WEBHOOK_ALLOWED_PRIVATE: %r is not an address or network", part)
+    return nets
+
+
+def address_allowed(address, config):
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_global and not address.is_multicast:
+        return True
+    if config.get("WEBHOOK_ALLOW_PRIVATE"):
+        return not address.is_multicast and not address.is_unspecified
+    return any(address in net for net in allowed_networks(config))
+
+
+def checked_address(host, port, config):
+    """The address to connect to: every address the name resolves to must be allowed (else BlockedTarget)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise OSError(f"cannot resolve {host}: {exc}") from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not addresses or not all(address_allowed(a, config) for a in addresses):
+        raise BlockedTarget("address not allowed (private, loopback or link-local)")
+    return infos[0][0], infos[0][4]
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to an address checked beforehand, whatever the name resolves to now."""
+
+    def __init__(self, host, port, family, sockaddr, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self._family, self._sockaddr = family, sockaddr
+
+    def _open(self):
+        sock = socket.socket(self._family, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._sockaddr)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def connect(self):
+        self.sock = self._open()
+
+
+class PinnedHTTPSConnection(PinnedHTTPConnection):
+    def __init__(self, host, port, family, sockaddr, timeout, context=None):
+        super().__init__(host, port, family, sockaddr, timeout)
+        self._context = context or ssl.create_default_context()
+
+    def connect(self):
+        self.sock = self._context.wrap_socket(self._open(), server_hostname=self.host)
+
+
+def post(url, body, headers, config):
+    """One POST; returns the status code. Raises OSError/BlockedTarget/HTTPException. The whole
+    exchange (connect, send, answer) is cut off after WEBHOOK_TIMEOUT seconds."""
+    timeout = float(config.get("WEBHOOK_TIMEOUT") or 5)
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    family, sockaddr = checked_address(parts.hostname, port, config)
+    cls = PinnedHTTPSConnection if https else PinnedHTTPConnection
+    kwargs = {"context": config.get("WEBHOOK_SSL_CONTEXT")} if https else {}
+    conn = cls(parts.hostname, port, family, sockaddr, timeout, **kwargs)
+    # A receiver that trickles bytes would reset the socket timeout forever: a timer ends it.
+    expired = threading.Event()
+
+    def cut_off():
+        expired.set()
+        try:
+            if conn.sock is not None:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    deadline = threading.Timer(timeout, cut_off)
+    deadline.daemon = True
+    deadline.start()
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read(RESPONSE_READ_MAX)
+    except OSError:
+        if expired.is_set():
+            raise TimeoutError("timed out") from None
+        raise
+    finally:
+        deadline.cancel()
+        conn.close()
+    if expired.is_set():  # the answer was cut off half-way: whatever was parsed does not count
+        raise TimeoutError("timed out")
+    return response.status
+
+
+# --- delivering -------------------------------------------------------------------------------
+
+
+def retry_delay(config, attempt):
+    """Seconds before the next try after `attempt` failed: WEBHOOK_RETRY_SECONDS doubled each time."""
+    return int(config.get("WEBHOOK_RETRY_SECONDS", 30)) * 2 ** (attempt - 1)
+
+
+def lease_seconds(config):
+    return int(float(config.get("WEBHOOK_TIMEOUT") or 5) * 2) + 30
+
+
+def is_postgres():
+    return not isinstance(db.obj, peewee.SqliteDatabase)
+
+
+def claim(config, now=None, limit=BATCH, only_id=None):
+    """Atomically take up to `limit` due deliveries (attempts += 1, leased); returns their ids."""
+    now = now or utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds(config))
+    due = (((WebhookDelivery.state == "pending") & (WebhookDelivery.next_attempt_at <= now))
+           | ((WebhookDelivery.state == "sending") & (WebhookDelivery.locked_until < now)))
+    if only_id is not None:
+        due &= WebhookDelivery.id == only_id
+    if is_postgres():
+        candidates = (WebhookDelivery.select(WebhookDelivery.id).where(due).order_by(WebhookDelivery.next_attempt_at)
+                      .limit(limit).for_update("FOR UPDATE SKIP LOCKED"))
+        with db.atomic():
+            query = (WebhookDelivery.update(state="sending", locked_until=lease_until,
+                                            attempts=WebhookDelivery.attempts + 1)
+                     .where(WebhookDelivery.id.in_(candidates)).returning(WebhookDelivery.id))
+            return [row.id for row in query.execute()]
+    ids = [row.id for row in WebhookDelivery.select(WebhookDelivery.id).where(due)
+           .order_by(WebhookDelivery.next_attempt_at).limit(limit)]
+    claimed = []
+    for delivery_id in ids:
+        # SQLite runs one writer at a time: the condition is re-checked inside the UPDATE.
+        taken = (WebhookDelivery.update(state="sending", locked_until=lease_until, attempts=WebhookDelivery.attempts + 1)
+                 .where(WebhookDelivery.id == delivery_id, due).execute())
+        if taken:
+            claimed.append(delivery_id)
+    return claimed
+
+
+def attempt(delivery_id, config):
+    """Send one claimed delivery and store the outcome; returns the new state."""
+    delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == delivery_id)
+    if delivery is None:
+        return None
+    hook = Webhook.get_or_none(Webhook.id == delivery.webhook_id)
+    status, error = None, ""
+    started = time.monotonic()
+    if hook is None or not hook.enabled:
+        error = "endpoint disabled"
+    else:
+        body = delivery.payload.encode()
+        timestamp = str(int(time.time()))
+        try:
+            secret = crypto.decrypt(hook.secret_encrypted, config)
+            headers = {
+                "Content-Type": "application/json", "User-Agent": USER_AGENT,
+                "Kabinet-Event": delivery.event, "Kabinet-Delivery": str(delivery.id),
+                "Kabinet-Timestamp": timestamp, "Kabinet-Signature": "v1=" + signature(secret, timestamp, body),
+            }
+            status = post(hook.url, body, headers, config)
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except crypto.DecryptError:
+            error = "the secret does not decrypt with the configured keys"
+        except BlockedTarget as exc:
+            error = str(exc)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            error = ("timed out" if isinstance(exc, (TimeoutError, socket.timeout)) else
+                     f"{type(exc).__name__}: {exc}")[:300]
+    duration = int((time.monotonic() - started) * 1000)
+    now = utcnow()
+    if not error:
+        state, next_at = "delivered", None
+    elif delivery.attempts >= int(config.get("WEBHOOK_MAX_ATTEMPTS", 6)) or hook is None or not hook.enabled:
+        state, next_at = "failed", None
+    else:
+        state, next_at = "pending", now + timedelta(seconds=retry_delay(config, delivery.attempts))
+    WebhookDelivery.update(
+        state=state, status_code=status, duration_ms=duration, error=error[:300], last_attempt_at=now,
+        next_attempt_at=next_at, locked_until=None,
+    ).where(WebhookDelivery.id == delivery.id, WebhookDelivery.attempts == delivery.attempts).execute()
+    if error:
+        log.info("webhook delivery %s attempt %s: %s", delivery.id, delivery.attempts, error)
+    return state
+
+
+def deliver_now(delivery_id, config):
+    """Claim and send one delivery at once (the "Send test event" button); None when another worker has it."""
+    if not claim(config, only_id=delivery_id):
+        return None
+    return attempt(delivery_id, config)
+
+
+def deliver_due(config=None, now=None):
+    """Scheduler job: claim due deliveries in batches and send them, WEBHOOK_WORKERS at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
+    sent = 0
+    workers = max(1, int(config.get("WEBHOOK_WORKERS", 8)))
+
+    def run(delivery_id):
+        with db.connection_context():  # a pool thread borrows a connection and gives it back
+            return attempt(delivery_id, config)
+
+    while True:
+        ids = claim(config, now=now)
+        if not ids:
+            return sent
+        if len(ids) == 1 or workers == 1:
+            for delivery_id in ids:
+                attempt(delivery_id, config)
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
+                list(pool.map(run, ids))
+        sent += len(ids)
+        if len(ids) < BATCH:
+            return sent
+
+
+def purge_old_deliveries(config=None):
+    """Scheduler job: forget finished deliveries older than WEBHOOK_KEEP_DAYS."""
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
+    cutoff = utcnow() - timedelta(days=int(config.get("WEBHOOK_KEEP_DAYS", 30)))
+    return WebhookDelivery.delete().where(WebhookDelivery.state.in_(("delivered", "failed")),
+                                          WebhookDelivery.created_at < cutoff).execute()

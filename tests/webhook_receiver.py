@@ -1,0 +1,70 @@
+"""A real HTTP receiver on 127.0.0.1 for the webhook tests: records every request and answers as told."""
+import http.server
+import threading
+import time
+from contextlib import contextmanager
+
+
+class Receiver:
+    def __init__(self):
+        self.requests = []  # (path, headers dict, body bytes)
+        self.mode = "ok"  # ok | 500 | hang | redirect | trickle
+        self.release = threading.Event()
+        self.url = ""
+
+    def bodies(self):
+        return [body for _path, _headers, body in self.requests]
+
+
+def handler_for(receiver):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length)
+            receiver.requests.append((self.path, dict(self.headers), body))
+            mode = receiver.mode
+            if mode == "hang":
+                receiver.release.wait(30)
+                return
+            if mode == "trickle":  # one header byte at a time, never finishing within the timeout
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(60):
+                    if receiver.release.is_set():
+                        return
+                    try:
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(0.2)
+                return
+            status = {"ok": 200, "500": 500, "redirect": 302}[mode]
+            self.send_response(status)
+            if mode == "redirect":
+                self.send_header("Location", receiver.url + "redirected")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    return Handler
+
+
+@contextmanager
+def receiver_on_localhost():
+    receiver = Receiver()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_for(receiver))
+    server.daemon_threads = True
+    receiver.url = f"http://127.0.0.1:{server.server_port}/hooks/"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.release.set()
+        server.shutdown()
+        server.server_close()
