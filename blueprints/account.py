@@ -4,6 +4,7 @@ person "Download my data" and "Delete my account"."""
 from datetime import date
 from decimal import Decimal
 
+import peewee as pw
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -376,15 +377,28 @@ class RenameForm(Form):
     name = StringField(_l("New name"), validators=[required(), max_length(files.NAME_MAX)])
 
 
-def files_page(error=None, status=200, renaming=None, rename_form=None, notice=None):
+FILES_PER_PAGE = 50
+
+
+def files_page(error=None, status=200, renaming=None, rename_form=None, notice=None, before=None):
+    """The list, newest first, FILES_PER_PAGE at a time (keyset on (created_at, id) after the file `before`).
+    While a file is renamed the page starts at that file, so its form is always on screen."""
     cfg = current_app.config
     org_id = current_user.organization_id
-    rows = list(StoredFile.select().where(StoredFile.organization == org_id).order_by(StoredFile.created_at.desc(),
-                                                                                       StoredFile.id.desc()))
-    return render("account/files.html", block="files", status=status, rows=rows, error=error, notice=notice,
-                  used=files.used_bytes(org_id), quota=cfg["FILES_QUOTA_BYTES"], max_bytes=cfg["FILES_MAX_BYTES"],
-                  human_size=files.human_size, allowed=files.ALLOWED_LIST, renaming=renaming,
-                  rename_form=rename_form or RenameForm(), form=Form())
+    query = StoredFile.select().where(StoredFile.organization == org_id)
+    start = renaming or before
+    last = StoredFile.select(StoredFile.created_at).where(
+        StoredFile.organization == org_id, StoredFile.id == start).scalar() if start and 0 < start < MAX_ID else None
+    if last is not None:
+        position = pw.Tuple(StoredFile.created_at, StoredFile.id)
+        query = query.where(position <= pw.Tuple(last, start) if renaming else position < pw.Tuple(last, start))
+    rows = list(query.order_by(StoredFile.created_at.desc(), StoredFile.id.desc()).limit(FILES_PER_PAGE + 1))
+    next_url = url_for("account.file_list", before=rows[FILES_PER_PAGE - 1].id) if len(rows) > FILES_PER_PAGE else None
+    return render("account/files.html", block="files", status=status, rows=rows[:FILES_PER_PAGE], error=error,
+                  notice=notice, used=files.used_bytes(org_id), quota=cfg["FILES_QUOTA_BYTES"],
+                  max_bytes=cfg["FILES_MAX_BYTES"], human_size=files.human_size, allowed=files.ALLOWED_LIST,
+                  renaming=renaming, rename_form=rename_form or RenameForm(), form=Form(), next_url=next_url,
+                  first_url=url_for("account.file_list") if before and last is not None else None)
 
 
 def files_done(message):
@@ -398,7 +412,7 @@ def files_done(message):
 @bp.get("/files")
 @permission_required("files.manage")
 def file_list():
-    return files_page()
+    return files_page(before=request.args.get("before", type=int))
 
 
 @bp.post("/files")
