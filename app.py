@@ -223,7 +223,11 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def register_request_hooks(app):
+    from blueprints import upload_size_gate
+
     app.add_url_rule("/static/<path:filename>", "static", serve_asset)
+    # First of all hooks: CSRF protection reads the form, and so the whole body, before a view.
+    app.before_request_funcs.setdefault(None, []).insert(0, upload_size_gate)
 
     @app.before_request
     def connect_db():
