@@ -89,7 +89,10 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import account, admin, api, auth, mail_servers, notifications, profile, security, security_api_keys, security_webhooks  # noqa: F401
+    from blueprints import (  # noqa: F401
+        account, admin, api, auth, mail_servers, notifications, passkeys, profile, security, security_api_keys,
+        security_webhooks,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
@@ -97,6 +100,8 @@ def register_blueprints(app):
     app.register_blueprint(admin.bp)
     app.register_blueprint(mail_servers.bp)
     app.register_blueprint(security.bp)  # with the API keys and webhooks pages added to it
+    app.register_blueprint(passkeys.bp)
+    app.register_blueprint(passkeys.login_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(notifications.bp)
 
@@ -218,7 +223,11 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def register_request_hooks(app):
+    from blueprints import upload_size_gate
+
     app.add_url_rule("/static/<path:filename>", "static", serve_asset)
+    # First of all hooks: CSRF protection reads the form, and so the whole body, before a view.
+    app.before_request_funcs.setdefault(None, []).insert(0, upload_size_gate)
 
     @app.before_request
     def connect_db():

@@ -26,6 +26,11 @@ class Config:
     SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 12)
     REAUTH_MINUTES = env_int("REAUTH_MINUTES", 15)
+    # Passkeys (WebAuthn): the relying-party id (a domain, no port) and the exact origin the browser reports.
+    # Empty: taken from the request's host, which is right unless a proxy rewrites it (README: Passkeys).
+    PASSKEY_RP_ID = os.environ.get("PASSKEY_RP_ID", "")
+    PASSKEY_ORIGIN = os.environ.get("PASSKEY_ORIGIN", "")  # e.g. https://kabinet.example.com
+    PASSKEY_RP_NAME = os.environ.get("PASSKEY_RP_NAME", "Kabinet")
 
     # App mail (reset links, codes, notices). Without MAIL_HOST mail goes to instance/outbox/*.eml.
     MAIL_HOST = os.environ.get("MAIL_HOST", "")

@@ -1,4 +1,5 @@
-"""Helpers every blueprint shares: full page or fragment rendering, htmx detection, safe redirects."""
+"""Helpers every blueprint shares: full page or fragment rendering, htmx detection, safe redirects,
+upload size limits checked before anything reads the body."""
 from urllib.parse import urlsplit
 
 from flask import current_app, make_response, redirect, render_template, request, url_for
@@ -57,3 +58,28 @@ def see_other(location):
         response.headers["HX-Redirect"] = location
         return response
     return redirect(location, 303)
+
+
+MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries around one file
+UPLOAD_LIMITS = {}  # endpoint -> (largest file for a config, its translated message for a config)
+
+
+def limit_upload(endpoint, max_bytes, message):
+    """A POST to `endpoint` carrying a file larger than `max_bytes(config)` is refused with 413 and
+    `message(config)` by its Content-Length, before CSRF protection (or anything else) reads the body."""
+    UPLOAD_LIMITS[endpoint] = (max_bytes, message)
+
+
+def upload_size_gate():
+    """The first before_request hook of the app (see app.register_request_hooks)."""
+    limits = UPLOAD_LIMITS.get(request.endpoint)
+    if limits is None or request.method != "POST":
+        return None
+    max_bytes, message = limits
+    limit = max_bytes(current_app.config) + MULTIPART_OVERHEAD
+    if request.content_length is not None and request.content_length > limit:
+        from app import error_response
+
+        return error_response(413, str(message(current_app.config)))
+    request.max_content_length = limit  # also bounds a body sent without Content-Length
+    return None

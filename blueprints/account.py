@@ -4,6 +4,7 @@ person "Download my data" and "Delete my account"."""
 from datetime import date
 from decimal import Decimal
 
+import peewee as pw
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -26,7 +27,7 @@ from services import audit, deletion, export, files, invoices
 from services.checksums import valid_bank_account, valid_bik, valid_correspondent_account
 from services.permissions import has_permission, permission_required
 
-from . import render, see_other, wants_fragment
+from . import limit_upload, render, see_other, wants_fragment
 from .forms import (
     EmailAddress,
     Form,
@@ -50,7 +51,6 @@ SECTIONS = (
     ("gdpr", "gdpr.manage", "account.agreements", _l("GDPR")),
     ("privacy", None, "account.privacy", _l("My data")),
 )
-MULTIPART_OVERHEAD = 64 * 1024  # the form's other fields and boundaries around one file
 MAX_ID = 2**63  # ids in a URL beyond a 64-bit integer cannot exist (and SQLite would refuse to bind them)
 
 
@@ -60,23 +60,11 @@ def require_login():
     """Every page of this area needs a signed-in person; permissions are checked per view."""
 
 
-@bp.record_once
-def refuse_large_uploads_first(state):
-    """Runs before every other hook: CSRF protection reads the form, and so the whole body, before a view."""
-    state.app.before_request_funcs.setdefault(None, []).insert(0, upload_size_gate)
-
-
-def upload_size_gate():
-    """A file upload larger than the per-file limit is refused by its Content-Length, before it is read."""
-    if request.endpoint != "account.upload_file" or request.method != "POST":
-        return None
-    limit = current_app.config["FILES_MAX_BYTES"] + MULTIPART_OVERHEAD
-    if request.content_length is not None and request.content_length > limit:
-        from app import error_response
-
-        return error_response(413, str(files.too_large_message(current_app.config)))
-    request.max_content_length = limit  # also bounds a body sent without Content-Length
-    return None
+limit_upload(
+    "account.upload_file",
+    lambda config: config["FILES_MAX_BYTES"],
+    lambda config: files.too_large_message(config),
+)
 
 
 @bp.context_processor
@@ -389,15 +377,28 @@ class RenameForm(Form):
     name = StringField(_l("New name"), validators=[required(), max_length(files.NAME_MAX)])
 
 
-def files_page(error=None, status=200, renaming=None, rename_form=None, notice=None):
+FILES_PER_PAGE = 50
+
+
+def files_page(error=None, status=200, renaming=None, rename_form=None, notice=None, before=None):
+    """The list, newest first, FILES_PER_PAGE at a time (keyset on (created_at, id) after the file `before`).
+    While a file is renamed the page starts at that file, so its form is always on screen."""
     cfg = current_app.config
     org_id = current_user.organization_id
-    rows = list(StoredFile.select().where(StoredFile.organization == org_id).order_by(StoredFile.created_at.desc(),
-                                                                                       StoredFile.id.desc()))
-    return render("account/files.html", block="files", status=status, rows=rows, error=error, notice=notice,
-                  used=files.used_bytes(org_id), quota=cfg["FILES_QUOTA_BYTES"], max_bytes=cfg["FILES_MAX_BYTES"],
-                  human_size=files.human_size, allowed=files.ALLOWED_LIST, renaming=renaming,
-                  rename_form=rename_form or RenameForm(), form=Form())
+    query = StoredFile.select().where(StoredFile.organization == org_id)
+    start = renaming or before
+    last = StoredFile.select(StoredFile.created_at).where(
+        StoredFile.organization == org_id, StoredFile.id == start).scalar() if start and 0 < start < MAX_ID else None
+    if last is not None:
+        position = pw.Tuple(StoredFile.created_at, StoredFile.id)
+        query = query.where(position <= pw.Tuple(last, start) if renaming else position < pw.Tuple(last, start))
+    rows = list(query.order_by(StoredFile.created_at.desc(), StoredFile.id.desc()).limit(FILES_PER_PAGE + 1))
+    next_url = url_for("account.file_list", before=rows[FILES_PER_PAGE - 1].id) if len(rows) > FILES_PER_PAGE else None
+    return render("account/files.html", block="files", status=status, rows=rows[:FILES_PER_PAGE], error=error,
+                  notice=notice, used=files.used_bytes(org_id), quota=cfg["FILES_QUOTA_BYTES"],
+                  max_bytes=cfg["FILES_MAX_BYTES"], human_size=files.human_size, allowed=files.ALLOWED_LIST,
+                  renaming=renaming, rename_form=rename_form or RenameForm(), form=Form(), next_url=next_url,
+                  first_url=url_for("account.file_list") if before and last is not None else None)
 
 
 def files_done(message):
@@ -411,7 +412,7 @@ def files_done(message):
 @bp.get("/files")
 @permission_required("files.manage")
 def file_list():
-    return files_page()
+    return files_page(before=request.args.get("before", type=int))
 
 
 @bp.post("/files")

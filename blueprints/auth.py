@@ -8,7 +8,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import ValidationError
 
 from extensions import count_attempt, seconds_until_allowed
-from models import User, db, utcnow
+from models import Passkey, User, db, utcnow
 from services import audit, deletion, ipallow, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
 
@@ -182,6 +182,13 @@ def restart_sign_in(message):
     return see_other(url_for("auth.login"))
 
 
+def code_page(form, user, status=200):
+    """The second step: the code form, and "Use a security key" when the person has a passkey."""
+    has_passkey = Passkey.select().where(Passkey.user == user).exists()
+    return render("auth/login_code.html", block="code_form", status=status, form=form, user=user,
+                  has_passkey=has_passkey)
+
+
 @bp.route("/login/code", methods=["GET", "POST"])
 def login_code():
     challenge = pending_challenge()
@@ -190,12 +197,11 @@ def login_code():
     user = challenge.user
     form = CodeForm()
     if not form.validate_on_submit():
-        status = 422 if form.is_submitted() else 200
-        return render("auth/login_code.html", block="code_form", status=status, form=form, user=user)
+        return code_page(form, user, 422 if form.is_submitted() else 200)
     wait = seconds_until_allowed(SECOND_STEP_LIMIT, "2fa-user", str(user.id))
     if wait:
         form.form_errors.append(wait_message(wait))
-        return render("auth/login_code.html", block="code_form", status=429, form=form, user=user)
+        return code_page(form, user, 429)
     method = otp.check_second_factor(user, form.code.data, challenge)
     if method is None:
         count_attempt(SECOND_STEP_LIMIT, "2fa-user", str(user.id))
@@ -203,7 +209,7 @@ def login_code():
         if otp.count_wrong_code(challenge):
             return restart_sign_in(_("Too many wrong codes. Sign in again with your password."))
         form.code.errors.append(_("This code is not right, or it was already used."))
-        return render("auth/login_code.html", block="code_form", status=422, form=form, user=user)
+        return code_page(form, user, 422)
     otp.finish_challenge(challenge)
     next_url = safe_next(challenge.data)
     sign_in(user, method=method)

@@ -671,3 +671,6 @@ def edit():
 def local_datetime(value):
     """A stored UTC time shown in the person's zone."""
     return format_datetime(value, "short") if value else ""
+
+
+from . import pictures  # noqa: E402,F401  (profile pictures: routes on this blueprint)

@@ -12,7 +12,7 @@ from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from extensions import count_attempt, seconds_until_allowed
-from models import AuditEvent, Organization, User, UserSession, utcnow
+from models import AuditEvent, Organization, Passkey, User, UserSession, utcnow
 from services import audit, ipallow, otp, passwords
 from services import sessions as sessions_service
 from services.useragent import describe as describe_device
@@ -167,6 +167,10 @@ def notify_2fa_change(user, what):
             "email": _("Two-factor authentication is on (codes by e-mail)"),
             "off": _("Two-factor authentication was switched off"),
             "recovery": _("New recovery codes were made"),
+            "changed_totp": _("Two-factor authentication now uses an authenticator app"),
+            "changed_email": _("Two-factor authentication now uses codes by e-mail"),
+            "passkey_added": _("A passkey was added"),
+            "passkey_removed": _("A passkey was removed"),
         }
         text = _(
             "%(change)s for your Kabinet account %(email)s.\n\n"
@@ -214,6 +218,8 @@ def overview_context(user, **extra):
         "organization": organization,
         "is_admin": user.role in ADMIN_ROLES,
         "codes_left": otp.recovery_codes_left(user) if user.two_factor != "off" else 0,
+        "passkey_count": Passkey.select().where(Passkey.user == user).count(),
+        "changing": user.two_factor != "off" and change_granted(user),
         "manage_form": ManageForm(formdata=None),
         "policy_form": PolicyForm(formdata=None, require_2fa=organization.require_2fa),
         "code_sent": bool(manage_challenge(user)),
@@ -242,6 +248,22 @@ def setup_secret():
     return pending["secret"]
 
 
+CHANGE_LIFETIME = SETUP_LIFETIME  # seconds to set up the new method after password and code were checked
+
+
+def change_granted(user):
+    """True while this session may set up a new method: password and a current code were given lately."""
+    grant = session.get("change_2fa")
+    return (
+        isinstance(grant, dict) and grant.get("user") == user.id
+        and 0 <= time.time() - grant.get("at", 0) <= CHANGE_LIFETIME
+    )
+
+
+def setup_allowed(user):
+    return user.two_factor == "off" or change_granted(user)
+
+
 def already_on(user):
     flash(_("Two-factor authentication is already on. Switch it off first to change the method."), "info")
     return see_other(url_for("security.index"))
@@ -250,16 +272,17 @@ def already_on(user):
 @bp.route("/2fa/totp", methods=["GET", "POST"])
 def totp_setup():
     user = me()
-    if user.two_factor != "off":
+    if not setup_allowed(user):
         return already_on(user)
     form = ConfirmCodeForm()
     secret = setup_secret()
     if form.validate_on_submit():
         step = otp.matching_step(secret, form.code.data)
         if step is not None:
+            previous = user.two_factor
             otp.enable_totp(user, secret, step)
             session.pop("totp_setup", None)
-            return finish_enabling(user, "totp")
+            return finish_enabling(user, "totp", previous)
         form.code.errors.append(_("This code is not right. Check the time on your phone and try the newest code."))
     status = 422 if form.is_submitted() else 200
     uri = otp.totp_uri(secret, user.email)
@@ -269,7 +292,15 @@ def totp_setup():
     )
 
 
-def finish_enabling(user, method):
+def finish_enabling(user, method, previous="off"):
+    if previous != "off":  # a change of method: recovery codes and passkeys stay as they were
+        session.pop("change_2fa", None)
+        audit.record("2fa.method_changed", actor=user, target=user.email, method=method, previous=previous,
+                     **client_meta())
+        notify_2fa_change(user, f"changed_{method}")
+        flash(_("Two-factor authentication now uses the new method. Your recovery codes and passkeys still work."),
+              "success")
+        return see_other(url_for("security.index"))
     codes = otp.new_recovery_codes(user)
     session["fresh_codes"] = codes
     audit.record("2fa.enabled", actor=user, target=user.email, method=method, **client_meta())
@@ -281,7 +312,7 @@ def finish_enabling(user, method):
 @bp.post("/2fa/email/start")
 def email_setup_start():
     user = me()
-    if user.two_factor != "off":
+    if not setup_allowed(user):
         return already_on(user)
     wait = seconds_until_allowed("3 per 10 minutes", "2fa-resend", str(user.id))
     if wait:
@@ -300,7 +331,7 @@ def email_setup_start():
 @bp.route("/2fa/email", methods=["GET", "POST"])
 def email_setup():
     user = me()
-    if user.two_factor != "off":
+    if not setup_allowed(user):
         return already_on(user)
     challenge = otp.find_challenge(session.get("setup_email"), "setup-email")
     if challenge is None or challenge.user_id != user.id:
@@ -309,9 +340,10 @@ def email_setup():
     form = ConfirmCodeForm()
     if form.validate_on_submit():
         if otp.check_mailed_code(challenge, form.code.data):
+            previous = user.two_factor
             otp.enable_email(user)
             session.pop("setup_email", None)
-            return finish_enabling(user, "email")
+            return finish_enabling(user, "email", previous)
         if otp.count_wrong_code(challenge):
             flash(_("Too many wrong codes. Ask for a new one."), "error")
             return see_other(url_for("security.index"))
@@ -408,6 +440,24 @@ def disable():
     notify_2fa_change(user, "off")
     flash(_("Two-factor authentication is off."), "success")
     return see_other(url_for("security.index"))
+
+
+@bp.post("/2fa/change")
+def change_method():
+    """Changing the method, like switching off, needs the password and a current code (SECURITY.md 11);
+    then the set-up pages open for 10 minutes and the current method stays on until the new one is confirmed."""
+    user = me()
+    if user.two_factor == "off":
+        return see_other(url_for("security.index"))
+    form, ok = checked_manage_form(user)
+    if not ok:
+        return render("security/index.html", block="manage_forms", status=422,
+                      **overview_context(user, manage_form=form, action="change"))
+    session["change_2fa"] = {"user": user.id, "at": int(time.time())}
+    session.pop("manage_2fa", None)
+    audit.record("2fa.change_started", actor=user, target=user.email, method=user.two_factor, **client_meta())
+    flash(_("Choose the new method. The current one stays on until you confirm the new one."), "info")
+    return see_other(url_for("security.index") + "#two-factor")
 
 
 @bp.post("/recovery-codes/new")

@@ -93,10 +93,13 @@ class ClientTagLink(BaseModel):
 
 
 class Avatar(BaseModel):
-    """A profile picture, re-encoded to PNG by services.avatars."""
+    """A profile picture, re-encoded by services.avatars: 256×256 (`image`) and 64×64 (`small`)."""
 
     user = pw.ForeignKeyField(User, primary_key=True, backref="avatar", on_delete="CASCADE")
     image = pw.BlobField()
+    small = pw.BlobField(null=True)
+    format = pw.CharField(max_length=4, default="png")  # png | jpeg
+    digest = pw.CharField(max_length=16, default="")  # of both sizes: part of the URL, so it caches for good
     updated_at = pw.DateTimeField(default=utcnow)
 
 

@@ -31,11 +31,11 @@ class Challenge(BaseModel):
     (not in the cookie, which a client could replay)."""
 
     user = pw.ForeignKeyField(User, backref="challenges", on_delete="CASCADE")
-    purpose = pw.CharField(max_length=20)  # signin | setup-email | manage
+    purpose = pw.CharField(max_length=20)  # signin | setup-email | manage | passkey-add | passkey-signin
     token_hash = pw.CharField(max_length=64, unique=True)
     code_hash = pw.CharField(max_length=64, default="")  # mailed codes only
     target = pw.CharField(max_length=254, default="")  # the address a code went to
-    data = pw.CharField(max_length=500, default="")  # e.g. where to go after signing in
+    data = pw.CharField(max_length=500, default="")  # e.g. where to go after signing in, a WebAuthn challenge
     tries = pw.IntegerField(default=0)
     created_at = pw.DateTimeField(default=utcnow)
     sent_at = pw.DateTimeField(null=True)
@@ -97,4 +97,22 @@ class WebhookDelivery(BaseModel):
         indexes = ((("webhook", "created_at"), False),)
 
 
+class Passkey(BaseModel):
+    """A WebAuthn credential (security key or platform authenticator) a person uses as a second factor.
+
+    Only the public key is kept; `sign_count` is the authenticator's counter at its last use (a clone
+    that reports an older counter is refused)."""
+
+    user = pw.ForeignKeyField(User, backref="passkeys", on_delete="CASCADE")
+    name = pw.CharField(max_length=60)
+    credential_id = pw.CharField(max_length=1400, unique=True)  # base64url; the spec allows 1023 bytes
+    public_key = pw.TextField()  # COSE key, base64url
+    sign_count = pw.BigIntegerField(default=0)
+    transports = pw.CharField(max_length=100, default="")  # space-separated hints: usb nfc ble internal hybrid
+    aaguid = pw.CharField(max_length=36, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+
+
 SECURITY_MODELS = [TotpSecret, RecoveryCode, Challenge, ApiKey, Webhook, WebhookDelivery]
+PASSKEY_MODELS = [Passkey]  # created by migration m0320

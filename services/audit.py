@@ -1,7 +1,128 @@
-"""The audit trail: every security-relevant change writes one event."""
-import json
+"""The audit trail: every security-relevant change writes one event; the events log reads them back.
 
-from models import AuditEvent
+`ACTIONS` names the actions people see in the events log (/admin/events) and can filter by; an action
+missing here is still listed, under its code. `events_page` reads one organization's events newest
+first by keyset on (created_at, id) over the indexes of migrations/m0440_avatars_events.py, so the
+last page costs what the first does."""
+import json
+import re
+from datetime import datetime
+
+import peewee as pw
+from flask_babel import lazy_gettext as _l
+
+from models import AuditEvent, EventComment, User
+
+PAGE_SIZE = 50
+CURSOR = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)_(\d{1,18})$")
+
+ACTIONS = {
+    "signin": _l("Signed in"),
+    "signin.failed": _l("Failed sign-in"),
+    "signin.blocked": _l("Sign-in refused"),
+    "signout": _l("Signed out"),
+    "reauth": _l("Password confirmed"),
+    "reauth.failed": _l("Wrong password when confirming"),
+    "session.ended": _l("Session ended"),
+    "session.ended_others": _l("Other sessions ended"),
+    "password.changed": _l("Password changed"),
+    "password.reset_requested": _l("Password reset requested"),
+    "password.reset": _l("Password reset"),
+    "password.reset_link_sent": _l("Password reset link sent by an administrator"),
+    "2fa.enabled": _l("Two-factor authentication enabled"),
+    "2fa.disabled": _l("Two-factor authentication disabled"),
+    "2fa.code_failed": _l("Wrong two-factor code"),
+    "2fa.recovery_regenerated": _l("Recovery codes regenerated"),
+    "org.require_2fa": _l("Two-factor requirement for the organization changed"),
+    "ip_allowlist.changed": _l("IP whitelist changed"),
+    "email.change_requested": _l("E-mail change requested"),
+    "email.change_cancelled": _l("E-mail change cancelled"),
+    "email.changed": _l("E-mail changed"),
+    "phone.code_sent": _l("Phone code sent"),
+    "phone.code_failed": _l("Wrong phone code"),
+    "phone.verified": _l("Phone number confirmed"),
+    "profile.changed": _l("Profile changed"),
+    "profile.picture_changed": _l("Profile picture changed"),
+    "profile.picture_removed": _l("Profile picture removed"),
+    "user.created": _l("User created"),
+    "user.updated": _l("User changed"),
+    "user.disabled": _l("User disabled"),
+    "user.enabled": _l("User enabled"),
+    "user.role_changed": _l("Role changed"),
+    "user.two_factor_reset": _l("Two-factor authentication reset"),
+    "group.created": _l("Group created"),
+    "group.renamed": _l("Group renamed"),
+    "group.deleted": _l("Group deleted"),
+    "group.changed": _l("Group permissions changed"),
+    "group.member_added": _l("User added to a group"),
+    "group.member_removed": _l("User removed from a group"),
+    "groups.exported": _l("Groups exported"),
+    "groups.imported": _l("Groups imported"),
+    "client_tag.created": _l("Client tag added"),
+    "client_tag.renamed": _l("Client tag renamed"),
+    "client_tag.deleted": _l("Client tag deleted"),
+    "clients.imported": _l("Clients imported"),
+    "mail_server.created": _l("Mail server added"),
+    "mail_server.updated": _l("Mail server changed"),
+    "mail_server.deleted": _l("Mail server deleted"),
+    "billing.updated": _l("Billing details changed"),
+    "invoice.issued": _l("Invoice issued"),
+    "invoice.status": _l("Invoice status changed"),
+    "file.uploaded": _l("File uploaded"),
+    "file.renamed": _l("File renamed"),
+    "file.deleted": _l("File deleted"),
+    "agreement.created": _l("Processing agreement added"),
+    "agreement.updated": _l("Processing agreement changed"),
+    "agreement.ended": _l("Processing agreement ended"),
+    "data_export.requested": _l("Data export requested"),
+    "account.deletion_requested": _l("Account deletion requested"),
+    "account.deletion_cancelled": _l("Account deletion cancelled"),
+    "account.erased": _l("Account erased"),
+    "apikey.created": _l("API key created"),
+    "apikey.changed": _l("API key changed"),
+    "apikey.revoked": _l("API key revoked"),
+    "notifications.low_balance": _l("Low balance alert settings changed"),
+    "organization.updated": _l("Organization data changed"),
+    "passkey.added": _l("Passkey added"),
+    "passkey.add_failed": _l("Passkey could not be added"),
+    "passkey.renamed": _l("Passkey renamed"),
+    "passkey.removed": _l("Passkey removed"),
+    "webhook.created": _l("Webhook added"),
+    "webhook.changed": _l("Webhook changed"),
+    "webhook.deleted": _l("Webhook deleted"),
+    "impersonation.started": _l("Signed in as another user"),
+    "impersonation.ended": _l("Returned from another user's account"),
+    "impersonation.action": _l("Action while signed in as another user"),
+}
+
+# Names of the detail keys events carry, as the events log shows them.
+DETAIL_LABELS = {
+    "method": _l("Method"),
+    "fields": _l("Fields"),
+    "role": _l("Role"),
+    "granted": _l("Granted"),
+    "revoked": _l("Revoked"),
+    "old_name": _l("Old name"),
+    "old_caption": _l("Old caption"),
+    "old": _l("Before"),
+    "group": _l("Group"),
+    "changes": _l("Changes"),
+    "count": _l("Count"),
+    "entries": _l("Entries"),
+    "on": _l("On"),
+    "step": _l("Step"),
+    "reason": _l("Reason"),
+    "via": _l("Via"),
+    "size": _l("Size"),
+    "amount": _l("Amount"),
+    "session": _l("Session"),
+    "other_sessions_ended": _l("Other sessions ended"),
+    "status": _l("Status"),
+    "name": _l("Name"),
+    "scopes": _l("Scopes"),
+    "changed": _l("Changed"),
+    "threshold": _l("Threshold"),
+}
 
 
 def current_impersonator():
@@ -34,3 +155,108 @@ def record(action, actor=None, target="", organization=None, ip="", user_agent="
 
     webhooks.emit_for_audit(action, organization, actor, target, details)
     return event
+
+
+def action_label(action):
+    return ACTIONS.get(action, action)
+
+
+def details_of(event):
+    """[(label, text)] of an event's details, for people to read."""
+    try:
+        data = json.loads(event.details) if event.details else {}
+    except ValueError:
+        return [("", event.details)]
+    if not isinstance(data, dict):
+        return [("", str(data))]
+    rows = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "—"
+        rows.append((DETAIL_LABELS.get(key, key), str(value)))
+    return rows
+
+
+def encode_cursor(event):
+    return f"{event.created_at.isoformat()}_{event.id}"
+
+
+def decode_cursor(text):
+    """(created_at, id) from a cursor, or None when it is not one of ours (then the first page shows)."""
+    match = CURSOR.match(text or "")
+    if not match:
+        return None
+    try:
+        return datetime.fromisoformat(match.group(1)), int(match.group(2))
+    except ValueError:
+        return None
+
+
+def events_page(organization_id, actor_id=None, action="", target="", since=None, until=None,
+                older_than=None, newer_than=None, size=None):
+    """One page of the organization's events, newest first: (rows, newer_cursor, older_cursor).
+
+    `since` and `until` are naive UTC datetimes (until excluded); `older_than` / `newer_than` cursors."""
+    size = size or PAGE_SIZE
+    impersonator = User.alias()
+    query = (
+        AuditEvent.select(AuditEvent, User, impersonator)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(AuditEvent.actor == User.id))
+        .switch(AuditEvent)
+        .join(impersonator, pw.JOIN.LEFT_OUTER, on=(AuditEvent.impersonator == impersonator.id))
+    )
+    query = query.where(AuditEvent.organization == organization_id)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor == actor_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if target:
+        query = query.where(AuditEvent.target == target)
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    key = pw.Tuple(AuditEvent.created_at, AuditEvent.id)
+    backwards = newer_than is not None
+    cursor = newer_than if backwards else older_than
+    if cursor is not None:
+        query = query.where(key > pw.Tuple(*cursor) if backwards else key < pw.Tuple(*cursor))
+    if backwards:
+        order = [AuditEvent.created_at.asc(), AuditEvent.id.asc()]
+    else:
+        order = [AuditEvent.created_at.desc(), AuditEvent.id.desc()]
+    rows = list(query.order_by(*order).limit(size + 1))
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    has_newer = more if backwards else cursor is not None
+    has_older = True if backwards else more
+    newer = encode_cursor(rows[0]) if rows and has_newer else None
+    older = encode_cursor(rows[-1]) if rows and has_older else None
+    return rows, newer, older
+
+
+def comment_counts(event_ids):
+    """{event id: number of comments} for one page of events, in one query."""
+    if not event_ids:
+        return {}
+    query = (
+        EventComment.select(EventComment.event, pw.fn.COUNT(EventComment.id).alias("n"))
+        .where(EventComment.event.in_(event_ids))
+        .group_by(EventComment.event)
+    )
+    return {row.event_id: row.n for row in query}
+
+
+def add_comment(event, author, text):
+    return EventComment.create(event=event, author=author, text=text)
+
+
+def comments_of(event):
+    return list(
+        EventComment.select(EventComment, User)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(EventComment.author == User.id))
+        .where(EventComment.event == event.id)
+        .order_by(EventComment.created_at, EventComment.id)
+    )

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pyotp
 import segno
 
-from models import Challenge, RecoveryCode, TotpSecret, User, db, utcnow
+from models import Challenge, Passkey, RecoveryCode, TotpSecret, User, db, utcnow
 
 from .tokens import digest, new_secret
 
@@ -98,9 +98,10 @@ def enable_email(user):
 
 
 def disable(user):
-    """Switch 2FA off and forget its secrets and recovery codes."""
+    """Switch 2FA off and forget its secrets, passkeys and recovery codes."""
     with db.atomic():
         TotpSecret.delete().where(TotpSecret.user == user).execute()
+        Passkey.delete().where(Passkey.user == user).execute()
         RecoveryCode.delete().where(RecoveryCode.user == user).execute()
         Challenge.delete().where(Challenge.user == user).execute()
         User.update(two_factor="off").where(User.id == user.id).execute()
@@ -215,7 +216,12 @@ def count_wrong_code(challenge):
 
 
 def finish_challenge(challenge):
-    Challenge.update(used_at=utcnow()).where(Challenge.id == challenge.id, Challenge.used_at.is_null()).execute()
+    claim_challenge(challenge)
+
+
+def claim_challenge(challenge):
+    """Use up `challenge`; False when another request used it first (single use under races)."""
+    return Challenge.update(used_at=utcnow()).where(Challenge.id == challenge.id, Challenge.used_at.is_null()).execute() == 1
 
 
 def check_second_factor(user, code, challenge=None):

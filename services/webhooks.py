@@ -76,6 +76,10 @@ AUDIT_EVENTS = {
     "webhook.deleted": "security.changed",
     "passkey.added": "security.changed",
     "passkey.removed": "security.changed",
+    "passkey.renamed": "security.changed",
+    "user.two_factor_reset": "security.changed",
+    "user.role_changed": "security.changed",
+    "impersonation.started": "security.changed",
     "session.ended_others": "security.changed",
 }
 

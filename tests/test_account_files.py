@@ -210,3 +210,22 @@ def test_storage_is_outside_static(app):
     root = files.storage_root(app.config).resolve()
     static = (Path(__file__).resolve().parent.parent / "static").resolve()
     assert static not in root.parents and root != static
+
+
+def test_the_list_is_paged_and_a_file_being_renamed_is_on_screen(app, manager, org):
+    """DESIGN.md: lists are paginated with indexed queries; 50 files a page, newest first."""
+    from blueprints.account import FILES_PER_PAGE
+    from models import User
+
+    uploader = User.get(User.email == "files@example.com")
+    made = [files.save_upload(app.config, uploader.organization_id, uploader, io.BytesIO(b"x"), f"f{i:03d}.txt")
+            for i in range(FILES_PER_PAGE + 5)]
+    first = manager.get("/app/account/files").get_data(as_text=True)
+    assert ">f054.txt</a>" in first and ">f005.txt</a>" in first and ">f004.txt</a>" not in first
+    next_url = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    second = manager.get(next_url).get_data(as_text=True)
+    assert ">f004.txt</a>" in second and ">f000.txt</a>" in second and ">f005.txt</a>" not in second
+    assert "First page" in second and 'rel="next"' not in second
+    renaming = manager.get(f"/app/account/files/{made[1].id}/rename").get_data(as_text=True)
+    assert 'value="f001.txt"' in renaming
+    assert manager.get("/app/account/files?before=" + "9" * 30).status_code == 200

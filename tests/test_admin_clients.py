@@ -1,5 +1,6 @@
 """Client tags, client visibility by tags and countries, masking (page and JSON), CSV import."""
 import io
+import re
 
 import pytest
 
@@ -165,3 +166,74 @@ def test_import_needs_its_own_permission(client, org):
     response = client.post("/admin/clients/import", data={"csrf_token": token, "file": (io.BytesIO(b"name\nA\n"), "c.csv")},
                            content_type="multipart/form-data")
     assert response.status_code == 403 and not Client.select().exists()
+
+
+# --- visibility on every way out: pages, htmx fragments, JSON pages (issue 6) ----------------------
+
+
+def page_names(client, url="/admin/clients", headers=None):
+    html = client.get(url, headers=headers or {}).get_data(as_text=True)
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return {re.sub(r"<[^>]+>", "", cells[1]) for cells in
+            (re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)) if len(cells) > 1}
+
+
+@pytest.mark.parametrize("countries, except_, seen", [
+    ("DE,KZ", False, {"Hans Gruber", "Aigerim Nur"}),
+    ("RU", True, {"Hans Gruber", "Aigerim Nur"}),
+    ("", False, {"Anna Smirnova", "Hans Gruber", "Aigerim Nur", "No Tags"}),
+])
+def test_country_rules_on_the_page_and_its_fragment(client, org, registry, countries, except_, seen):
+    assert viewer(client, org, countries=countries, except_=except_) == seen
+    assert page_names(client) == seen
+    assert page_names(client, headers=HTMX) == seen
+
+
+def test_tags_and_masking_on_the_htmx_fragment(client, org, registry):
+    vip, _retail = registry
+    viewer(client, org, tags=[vip], mask=True)
+    fragment = client.get("/admin/clients", headers=HTMX).get_data(as_text=True)
+    assert "<html" not in fragment
+    assert page_names(client, headers=HTMX) == {"A*** S*******", "A****** N**"}
+    assert "Smirnova" not in fragment and "anna@mail.example" not in fragment and "Hans" not in fragment
+
+
+def test_every_json_and_html_page_keeps_the_rules(client, org, registry, monkeypatch):
+    """Walking the pages (after=) never shows a client the person may not see, unmasked or foreign."""
+    from blueprints.admin import clients as clients_view
+
+    monkeypatch.setattr(clients_view, "PAGE_SIZE", 1)
+    vip, _retail = registry
+    for n in range(3):
+        extra = Client.create(organization=org, name=f"Vip Extra{n}", email=f"x{n}@mail.example", country="RU")
+        ClientTagLink.create(client=extra, tag=vip)
+    viewer(client, org, tags=[vip], countries="KZ", except_=True, mask=True)
+    seen, after = [], None
+    while True:
+        data = client.get("/admin/clients.json" + (f"?after={after}" if after else "")).get_json()
+        seen += data["clients"]
+        html_names = page_names(client, "/admin/clients" + (f"?after={after}" if after else ""))
+        assert html_names == {c["name"] for c in data["clients"]}
+        after = data["next_after"]
+        if after is None:
+            break
+    assert [c["name"] for c in seen] == ["A*** S*******"] + ["V** E*****"] * 3
+    assert len({c["id"] for c in seen}) == 4
+    assert all("@m***." in c["email"] and c["phone"] in ("", "+7********89") for c in seen)
+
+
+def test_a_foreign_client_id_as_cursor_shows_nothing_foreign(client, org, registry):
+    foreign = Client.get(Client.name == "Foreign Secret")
+    viewer(client, org)
+    data = client.get(f"/admin/clients.json?after={foreign.id - 1}").get_json()
+    assert "Foreign Secret" not in {c["name"] for c in data["clients"]}
+    for junk in ("-1", "x", "9" * 40):
+        assert client.get(f"/admin/clients.json?after={junk}").status_code == 200
+
+
+def test_without_clients_view_neither_page_nor_json(client, org, registry):
+    user = make_user(org, "nobody@example.com")
+    grant(user, "tags.manage")
+    sign_in(client, "nobody@example.com")
+    assert client.get("/admin/clients").status_code == 403
+    assert client.get("/admin/clients.json").status_code == 403

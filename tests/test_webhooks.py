@@ -434,3 +434,18 @@ def test_the_webhooks_tab_shows_only_to_owners_and_administrators(client, org, o
     boss = client.application.test_client()
     sign_in(boss, "olga@example.com")
     assert "/app/security/webhooks" in boss.get("/app/security/").get_data(as_text=True)
+
+
+def test_every_audit_mapping_names_a_known_event_type():
+    assert set(webhooks.AUDIT_EVENTS.values()) <= set(webhooks.EVENT_TYPES)
+    assert not any(action.endswith((".failed", "_failed")) for action in webhooks.AUDIT_EVENTS), "failures are no change"
+
+
+def test_two_factor_changes_emit_security_changed(app, client, org, owner, cfg):
+    from tests.security_helpers import setup_totp
+
+    endpoint(org, "https://example.com/h", ["security.changed"])
+    sign_in(client, "olga@example.com")
+    setup_totp(client)
+    data = json.loads(WebhookDelivery.get().payload)["data"]
+    assert events_sent() == ["security.changed"] and data["action"] == "2fa.enabled" and data["method"] == "totp"

@@ -34,6 +34,8 @@ def me():
 
 def own(model, record_id, *, field="organization"):
     """The record of the current organization with this id, or 404 (SECURITY.md 19)."""
+    if record_id >= 2**63:  # no such id can exist, and the database would refuse to bind it
+        abort(404)
     record = model.get_or_none((model.id == record_id) & (getattr(model, field) == current_user.organization_id))
     if record is None:
         abort(404)
@@ -89,19 +91,14 @@ class LazySections:
 
 @bp.app_context_processor
 def admin_frame():
-    """The top bar's Administration link, avatar and impersonation banner on every page."""
+    """The top bar's Administration link and impersonation banner on every page (the avatar: blueprints.pictures)."""
     user = current_user if current_user and current_user.is_authenticated else None
     return {
         "admin_sections": LazySections(user),
         "impersonator": g.get("impersonator"),
-        "avatar_url": avatar_url,
     }
 
 
-def avatar_url(user):
-    return None
-
-
-from . import clients, groups, impersonation, organization, users  # noqa: E402,F401  (routes register on bp)
+from . import clients, events, groups, impersonation, organization, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp", "PERMISSIONS"]

@@ -239,6 +239,20 @@ def save_access(user, form, settings=None):
     return settings
 
 
+def access_of(user):
+    """What the details form sets besides the user's own columns, to say in the audit which changed."""
+    settings = settings_of(user)
+    return {
+        "groups": sorted(m.group_id for m in GroupMember.select().where(GroupMember.user == user)),
+        "tags": sorted(t.tag_id for t in UserAllowedTag.select().where(UserAllowedTag.user == user)),
+        "countries": (settings.countries_except, settings.countries),
+        "mask_data": settings.mask_data,
+        "telegram_chat_id": settings.telegram_chat_id,
+        "slack_chat_id": settings.slack_chat_id,
+        "event_subscriptions": settings.event_subscriptions,
+    }
+
+
 def send_set_password_link(user, invite=False):
     """Mail a single-use link to set a password (never the password itself); False when mail failed."""
     secret = tokens.issue_token(user, "reset", INVITE_LIFETIME if invite else tokens.RESET_LIFETIME)
@@ -341,6 +355,7 @@ def save_user(user_id):
         return details_page(user, form=form, status=409, notice=problem)
     changes = {}
     with db.atomic():
+        before = access_of(user)
         settings = save_access(user, form)
         settings.telegram_chat_id = form.telegram_chat_id.data or ""
         settings.slack_chat_id = form.slack_chat_id.data or ""
@@ -353,7 +368,11 @@ def save_user(user_id):
                 changes[field] = value
         if changes:
             User.update(**changes).where(User.id == user.id).execute()
-        audit.record("user.updated", actor=me(), target=user.email, fields=sorted(changes), **client_meta())
+        after = access_of(user)
+        changed = sorted(set(changes) | {name for name in after if after[name] != before[name]})
+        audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
+        if changes.get("status") == "enabled":
+            audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
         if changes.get("status") == "disabled":
             sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
             audit.record("user.disabled", actor=me(), target=user.email, **client_meta())

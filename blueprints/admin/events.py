@@ -1,0 +1,144 @@
+"""The events log: every admin action and security-relevant change of the organization, with filters,
+keyset pages and comments (seed 004). Reading needs events.view; commenting also events.comment."""
+from datetime import datetime, time, timedelta
+
+from flask import flash, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import to_utc
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional, ValidationError
+
+from models import AuditEvent, User
+from services import audit
+from services.permissions import has_permission, permission_required
+
+from .. import render, see_other, wants_fragment
+from ..forms import Form, max_length, normalize_email, required
+from ..pictures import preload_avatars
+from . import bp, me, own
+
+COMMENT_MAX = 2000
+
+
+class EventFilters(Form):
+    """The GET filters; no CSRF token (they change nothing)."""
+
+    class Meta:
+        csrf = False
+
+    actor = StringField(_l("Who (e-mail)"), validators=[max_length(254)])
+    action = SelectField(_l("Action"), choices=[], validate_choice=False)
+    target = StringField(_l("Target"), validators=[max_length(200)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        actions = sorted(audit.ACTIONS.items(), key=lambda item: str(item[1]).casefold())
+        self.action.choices = [("", _l("Any"))] + [(code, label) for code, label in actions]
+        self.actor_user = None
+
+    def validate_action(self, field):
+        if field.data and field.data not in audit.ACTIONS:
+            raise ValidationError(_l("Choose an action from the list."))
+
+    def validate_actor(self, field):
+        if not field.data:
+            return
+        email = normalize_email(field.data)
+        self.actor_user = User.get_or_none(User.email == email, User.organization == me().organization_id)
+        if self.actor_user is None:
+            raise ValidationError(_l("There is no user with this e-mail in your organization."))
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end date is before the start date."))
+
+    def active(self):
+        """The filters in force, for the pager's links."""
+        values = {name: self[name].data for name in ("actor", "action", "target")}
+        values.update({name: self[name].data.isoformat() for name in ("since", "until") if self[name].data})
+        return {k: v for k, v in values.items() if v}
+
+
+class CommentForm(Form):
+    text = TextAreaField(_l("Comment"), validators=[required(_l("Write a comment.")), max_length(COMMENT_MAX)])
+
+
+def day_start_utc(day):
+    """Midnight of `day` in the viewer's time zone, as naive UTC."""
+    return to_utc(datetime.combine(day, time.min))
+
+
+@bp.get("/events")
+@permission_required("events.view")
+def events():
+    form = EventFilters(request.args)
+    status, rows, newer, older = 200, [], None, None
+    if form.validate():
+        rows, newer, older = audit.events_page(
+            me().organization_id,
+            actor_id=form.actor_user.id if form.actor_user else None,
+            action=form.action.data or "",
+            target=form.target.data or "",
+            since=day_start_utc(form.since.data) if form.since.data else None,
+            until=day_start_utc(form.until.data + timedelta(days=1)) if form.until.data else None,
+            older_than=audit.decode_cursor(request.args.get("older")),
+            newer_than=None if request.args.get("older") else audit.decode_cursor(request.args.get("newer")),
+        )
+    else:
+        status = 422
+    preload_avatars(row.actor_id for row in rows)
+    return render(
+        "admin/events.html",
+        block="events_table",
+        status=status,
+        form=form,
+        fragment=wants_fragment(),
+        filters=form.active() if status == 200 else {},
+        rows=rows,
+        newer=newer,
+        older=older,
+        comments=audit.comment_counts([row.id for row in rows]),
+        action_label=audit.action_label,
+    )
+
+
+def event_page(event, form=None, status=200, message=None):
+    comments = audit.comments_of(event)
+    preload_avatars([event.actor_id] + [c.author_id for c in comments])
+    return render(
+        "admin/event.html",
+        block="comments_block",
+        status=status,
+        event=event,
+        actor=event.actor if event.actor_id else None,
+        details=audit.details_of(event),
+        action_label=audit.action_label,
+        comments=comments,
+        form=form or CommentForm(formdata=None),
+        can_comment=has_permission(me(), "events.comment"),
+        message=message,
+    )
+
+
+@bp.get("/events/<int:event_id>")
+@permission_required("events.view")
+def event(event_id):
+    return event_page(own(AuditEvent, event_id))
+
+
+@bp.post("/events/<int:event_id>/comments")
+@permission_required("events.view")
+@permission_required("events.comment")
+def comment_event(event_id):
+    event = own(AuditEvent, event_id)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        return event_page(event, form=form, status=422)
+    audit.add_comment(event, me(), form.text.data)
+    if wants_fragment():
+        return event_page(event, message=_("Comment added."))
+    flash(_("Comment added."), "success")
+    return see_other(url_for("admin.event", event_id=event.id, _anchor="comments"))
