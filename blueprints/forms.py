@@ -3,7 +3,10 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
+from flask import request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto, _is_submitted
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -21,6 +24,15 @@ class Form(FlaskForm):
             if unbound_field.field_class is not PasswordField:
                 filters = [strip, *filters]
             return unbound_field.bind(form=form, filters=filters, **options)
+
+        def wrap_formdata(self, form, formdata):
+            """Flask-WTF's, less its JSON branch: HTML forms read form fields only, so a JSON body
+            (a list, a nested object) is an empty submission that fails validation, not a 500."""
+            if formdata is _Auto:
+                if not _is_submitted():
+                    return None
+                return CombinedMultiDict((request.files, request.form)) if request.files else request.form
+            return formdata
 
 
 def strip(value):

@@ -191,3 +191,21 @@ def test_generated_json_to_every_api_route_never_breaks_anything(app, world, dat
         assert response.status_code < 500, f"{method} {rule} with {body!r}: {response.status_code}"
         assert response.is_json, f"{method} {rule} answered {response.mimetype}"
     assert org_b_snapshot(org_b) == before
+
+
+def test_json_bodies_to_html_forms_are_refused_cleanly(app, world):
+    """A form route sent JSON (a list, a scalar, a nested object) answers 4xx, never 500 (Flask-WTF reads JSON too)."""
+    client = client_as(app, "admin")
+    token = csrf_token(client)
+    problems = []
+    for method, url, rule in routes(app):
+        if method != "POST" or rule.startswith("/api/") or rule == "/logout":
+            continue
+        for body in ([1, 2], "x", None, {"full_name": {"a": [1]}, "ids": [[1]]}, {"csrf_token": token, "x": [1, {"y": 2}]}):
+            response = client.post(url, json=body, headers={"X-CSRFToken": token})
+            if response.status_code >= 500:
+                problems.append(f"{rule} with {body!r}: {response.status_code}")
+            if response.status_code in (302, 401) and "/login" in response.headers.get("Location", "/login"):
+                client = client_as(app, "admin")
+                token = csrf_token(client)
+    assert problems == []
