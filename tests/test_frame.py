@@ -167,3 +167,15 @@ def test_rate_limit_storage_down_gives_a_translated_503(config):
     response = client.post("/login", data={"csrf_token": token, "email": "a@example.com", "password": "x" * 9},
                            headers=headers)
     assert response.status_code == 503 and "Сервис ненадолго недоступен" in response.get_data(as_text=True)
+
+
+def test_own_css_and_js_are_served_without_comments_vendor_files_untouched(client):
+    from app import STATIC_DIR, asset_url
+
+    for name in ("js/app.js", "css/app.css"):
+        served = client.get(asset_url(name)).get_data(as_text=True)
+        source = (STATIC_DIR / name).read_text()
+        assert len(served) < len(source)
+        assert not any(line.startswith(("//", " ", "/*")) for line in served.splitlines())
+    htmx = next((STATIC_DIR / "vendor").glob("htmx-*.min.js")).relative_to(STATIC_DIR).as_posix()
+    assert client.get(asset_url(htmx)).get_data() == (STATIC_DIR / htmx).read_bytes()
