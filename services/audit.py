@@ -33,6 +33,8 @@ ACTIONS = {
     "2fa.disabled": _l("Two-factor authentication disabled"),
     "2fa.code_failed": _l("Wrong two-factor code"),
     "2fa.recovery_regenerated": _l("Recovery codes regenerated"),
+    "2fa.change_started": _l("Change of two-factor method started"),
+    "2fa.method_changed": _l("Two-factor method changed"),
     "org.require_2fa": _l("Two-factor requirement for the organization changed"),
     "ip_allowlist.changed": _l("IP whitelist changed"),
     "email.change_requested": _l("E-mail change requested"),

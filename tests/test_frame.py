@@ -178,4 +178,6 @@ def test_own_css_and_js_are_served_without_comments_vendor_files_untouched(clien
         assert len(served) < len(source)
         assert not any(line.startswith(("//", " ", "/*")) for line in served.splitlines())
     htmx = next((STATIC_DIR / "vendor").glob("htmx-*.min.js")).relative_to(STATIC_DIR).as_posix()
-    assert client.get(asset_url(htmx)).get_data() == (STATIC_DIR / htmx).read_bytes()
+    response = client.get(asset_url(htmx))
+    assert response.get_data() == (STATIC_DIR / htmx).read_bytes()
+    response.close()  # a file response: close its stream
