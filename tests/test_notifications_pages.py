@@ -180,8 +180,6 @@ def test_the_feed_is_in_the_readers_language(signed_in, user):
 
 
 def test_api_lists_the_key_owners_notifications_with_a_cursor(app, client, user, org):
-    if "api" not in app.blueprints:
-        pytest.skip("the JSON API is not registered")
     from services import apikeys
 
     notes = add_notes(user, 5)
