@@ -5,6 +5,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import jinja2
 import psycopg2
 import pytest
 
@@ -15,6 +16,44 @@ from services import passwords
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"
+
+
+class SharedBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the run, so each test's fresh app skips compiling them again
+    (Jinja checks every entry against the template's source before using it)."""
+
+    def __init__(self):
+        self.store = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedBytecodeCache()
+_configure_passwords = passwords.configure
+
+
+def configure_passwords_once(memory_kib, time_cost):
+    """create_app() configures the hasher, which hashes a dummy password (one argon2 run); every test's app
+    asks for the same settings, so only a change re-runs it."""
+    if configure_passwords_once.settings != (memory_kib, time_cost):
+        _configure_passwords(memory_kib, time_cost)
+        configure_passwords_once.settings = (memory_kib, time_cost)
+
+
+configure_passwords_once.settings = None
+passwords.configure = configure_passwords_once
+
+
+def make_app(config):
+    """A fresh app, as every test gets, sharing the compiled templates of the run."""
+    app = create_app(config)
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    return app
 
 
 def all_models():
@@ -93,7 +132,7 @@ def config(database, tmp_path):
 def app(config, database):
     empty_tables(database)
     # No app context is held open here: each test-client request must get its own `g`.
-    return create_app(config)
+    return make_app(config)
 
 
 @pytest.fixture
@@ -108,9 +147,19 @@ def org(app):
     )
 
 
+_password_hashes = {}
+
+
+def password_hash(password):
+    """One argon2 hash per password for the run: people made by the tests may share a salt."""
+    if password not in _password_hashes:
+        _password_hashes[password] = passwords.hash_password(password)
+    return _password_hashes[password]
+
+
 def make_user(org, email="anna@example.com", password=PASSWORD, **fields):
     fields.setdefault("full_name", "Anna Test")
-    return User.create(organization=org, email=email, password_hash=passwords.hash_password(password), **fields)
+    return User.create(organization=org, email=email, password_hash=password_hash(password), **fields)
 
 
 @pytest.fixture
