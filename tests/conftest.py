@@ -2,8 +2,6 @@
 empty tables per test, a real SMTP server, and helpers that drive the HTML as a browser would."""
 import os
 import re
-import tempfile
-from pathlib import Path
 
 import jinja2
 import psycopg2
@@ -13,6 +11,7 @@ import migrations
 from app import create_app
 from models import BaseModel, Organization, User, db, open_database
 from services import passwords
+from services.permissions import add_to_group, administrators_group
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"
@@ -99,6 +98,12 @@ def database(tmp_path_factory):
         migrations.upgrade(database)
     yield database
     database.close_all()
+
+
+@pytest.fixture
+def database_url(database):
+    """The run's database as a URL for a subprocess (under pytest-xdist, this worker's own database)."""
+    return worker_database(TEST_DATABASE_URL) if TEST_DATABASE_URL else f"sqlite:///{database.database}"
 
 
 def empty_tables(database):
@@ -188,6 +193,21 @@ def sign_in(client, email="anna@example.com", password=PASSWORD):
 @pytest.fixture
 def signed_in(client, user):
     sign_in(client)
+    return client
+
+
+@pytest.fixture
+def admin(org):
+    """boss@example.com, "Boss Admin": the organization's owner, in its Administrators group."""
+    user = make_user(org, "boss@example.com", full_name="Boss Admin", role="owner")
+    add_to_group(user, administrators_group(org))
+    return user
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    """The test client signed in as `admin`."""
+    sign_in(client, "boss@example.com")
     return client
 
 
