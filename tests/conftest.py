@@ -6,6 +6,7 @@ import re
 import jinja2
 import psycopg2
 import pytest
+from peewee import sort_models
 
 import migrations
 from app import create_app
@@ -107,11 +108,17 @@ def database_url(database):
 
 
 def empty_tables(database):
-    tables = [m._meta.table_name for m in all_models() if m._meta.table_name != "schema_migration"]
+    # Children before parents, so no row is left pointing at a deleted one.
+    tables = [m._meta.table_name for m in reversed(sort_models(all_models())) if m._meta.table_name != "schema_migration"]
     with database.connection_context():
         if TEST_DATABASE_URL:
-            quoted = ", ".join(f'"{table}"' for table in tables)
-            database.execute_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+            # DELETE rather than TRUNCATE: a test leaves a few rows, and TRUNCATE makes new files for every
+            # table and index (about 2 s per test on a busy machine, against 0.1 s). Ids restart at 1 as before.
+            with database.atomic():
+                for table in tables:
+                    database.execute_sql(f'DELETE FROM "{table}"')
+                database.execute_sql("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S' "
+                                     "AND relnamespace = 'public'::regnamespace")
         else:
             database.execute_sql("PRAGMA foreign_keys = OFF")
             for table in tables:
