@@ -12,7 +12,7 @@ from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
 from extensions import count_attempt, login_manager, seconds_until_allowed
-from models import User, db, utcnow
+from models import Prepared, User, db, utcnow
 from services import audit, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
 from services.sms import SmsError, send_sms
@@ -69,6 +69,11 @@ class ShortInfoForm(Form):
 
 
 AUTOSAVE = {"full_name": FullNameForm, "short_info": ShortInfoForm}
+# One UPDATE of one column per autosaved field, its SQL written once (it runs on every pause in typing).
+SAVE_COLUMN = {
+    name: Prepared(lambda value, user_id, column=getattr(User, name): User.update({column: value}).where(User.id == user_id))
+    for name in AUTOSAVE
+}
 
 
 class RegionForm(Form):
@@ -292,7 +297,7 @@ def save_field(name):
     value = form[name].data
     # Only this column is written, so two tabs saving different fields never overwrite each other.
     with db.atomic():
-        User.update({getattr(User, name): value}).where(User.id == user.id).execute()
+        SAVE_COLUMN[name].execute(value, user.id)
         profile_changed(user, [name])
     setattr(user, name, value)
     if wants_fragment():

@@ -1,7 +1,7 @@
 """Server-side session records: started at sign-in, checked on every request, ended on the server."""
 from datetime import timedelta
 
-from models import Organization, User, UserSession, utcnow
+from models import Organization, Prepared, User, UserSession, utcnow
 
 from .tokens import digest, new_secret
 
@@ -34,31 +34,18 @@ def live_session(secret, user_id, idle, absolute, touch=True):
     return record
 
 
+SESSION_WITH_USER = Prepared(
+    lambda token_hash, user_id: UserSession.select(UserSession, User, Organization)
+    .join(User)
+    .join(Organization)
+    .where(UserSession.token_hash == token_hash, UserSession.user == user_id)
+)
+
+
 def session_with_user(token_hash, user_id):
     """The session row for this token with its person and their organization joined: one query, since
-    pages and hooks read `current_user.organization` (2FA policy, company card) without asking again.
-
-    This runs on every request, and peewee spends more time writing this three-table SELECT than the
-    database spends answering it, so its SQL is built once per database kind and reused."""
-    query = (
-        UserSession.select(UserSession, User, Organization)
-        .join(User)
-        .join(Organization)
-        .where(UserSession.token_hash == token_hash, UserSession.user == user_id)
-    )
-    database = UserSession._meta.database
-    kind = type(database.obj if hasattr(database, "obj") else database)
-    sql = _SESSION_SQL.get(kind)
-    if sql is None:
-        sql, params = query.sql()
-        if list(params) != [token_hash, user_id]:  # not the shape we expect: no caching, plain peewee
-            return query.get_or_none()
-        _SESSION_SQL[kind] = sql
-    cursor = database.execute_sql(sql, (token_hash, user_id))
-    return next(iter(query._get_cursor_wrapper(cursor)), None)
-
-
-_SESSION_SQL = {}
+    pages and hooks read `current_user.organization` (2FA policy, company card) without asking again."""
+    return SESSION_WITH_USER.first(token_hash, user_id)
 
 
 def end_session(record):
