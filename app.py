@@ -24,7 +24,7 @@ from config import ROOT, Config
 from extensions import babel, csrf, init_rate_limits, login_manager
 from models import User, db, open_database
 from services import passwords
-from services.sessions import live_session
+from services.sessions import CookieSessions, live_session
 
 STATIC_DIR = ROOT / "static"
 
@@ -51,6 +51,7 @@ def create_app(config=None):
         # request: its lifetime is the absolute limit from sign-in, and idleness is checked on the server.
         SESSION_REFRESH_EACH_REQUEST=False,
     )
+    app.session_interface = CookieSessions()
     if app.config["PROXY_COUNT"]:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
