@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, Config
-from extensions import babel, csrf, init_rate_limits, login_manager
+from extensions import babel, csrf, init_rate_limits, install_template_gettext, login_manager
 from models import User, db, open_database
 from services import passwords
 from services.sessions import CookieSessions, live_session
@@ -83,6 +83,7 @@ def instance_secret(instance_path):
 
 def init_extensions(app):
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    install_template_gettext(app)
     csrf.init_app(app)
     init_rate_limits(app)
     login_manager.init_app(app)

@@ -296,11 +296,11 @@ def save_field(name):
         return render(PAGE, block="autosave_state", status=422, f=form[name], **page_context(user, form=form))
     value = form[name].data
     # Only this column is written, so two tabs saving different fields never overwrite each other.
-    # The event (its endpoint lookup) goes first: on SQLite the write lock is then held only from the
-    # UPDATE to the commit, and other workers' saves wait less for it.
+    # The UPDATE goes first: on SQLite a transaction that reads before it writes cannot wait for the
+    # write lock (SQLITE_BUSY at once when another save committed meanwhile).
     with db.atomic():
-        profile_changed(user, [name])
         SAVE_COLUMN[name].execute(value, user.id)
+        profile_changed(user, [name])
     setattr(user, name, value)
     if wants_fragment():
         # One template context for the state line and both out-of-band parts (the state line ignores `oob`).
