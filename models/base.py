@@ -60,9 +60,13 @@ class Prepared:
 
     @staticmethod
     def layout(query):
-        """[(model, [(column name, converter)])] in the order the SELECT returns them; [] for writes."""
+        """[(model, [(column name, converter)])] in the order the SELECT returns them; [] for writes and
+        for selections of expressions (read those with `row`)."""
         groups = []
-        for field in getattr(query, "_returning", None) or []:
+        returning = getattr(query, "_returning", None) or []
+        if not all(isinstance(field, peewee.Field) for field in returning):
+            return groups
+        for field in returning:
             if not groups or groups[-1][0] is not field.model:
                 groups.append((field.model, []))
             groups[-1][1].append((field.name, field.python_value))
@@ -72,6 +76,10 @@ class Prepared:
         cursor, layout = self.execute(*params)
         row = cursor.fetchone()
         return None if row is None else self.instances(row, layout)[0]
+
+    def row(self, *params):
+        """The first row as the database returns it (a tuple), or None."""
+        return self.execute(*params)[0].fetchone()
 
     def all(self, *params):
         cursor, layout = self.execute(*params)
