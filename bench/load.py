@@ -4,8 +4,11 @@
 
 The mix: full page loads, autosaves of the name, notification checkbox saves and mail-server status
 polls (the last two only once those features exist). For each worker count it prints requests/s,
-p50/p99 latency and the error count, then autosave throughput against a bare Flask route that
-returns a fragment of the same size, served by the same gunicorn set-up in the same run.
+p50/p99 latency and the error count with every connection acting back to back (the server's
+capacity; latency is then connections / throughput), the same mix offered at 50% and 80% of that
+capacity as paced traffic (each connection on a Poisson schedule, latency counted from the scheduled
+start), then autosave throughput against a bare Flask route that returns a fragment of the same size,
+served by the same gunicorn set-up in the same run.
 Needs the local PostgreSQL (database kabinet_bench is re-created) and Redis.
 """
 import argparse
@@ -33,7 +36,10 @@ def discover_mix(page):
     return mix
 
 
-def run_load(port, connections, seconds, mix=None, emails=None):
+def run_load(port, connections, seconds, mix=None, emails=None, rate=None):
+    """Each connection acts back to back (closed loop), or with `rate` (requests/s over all connections)
+    on its own Poisson schedule (open loop): then latency counts from the scheduled start, so a request
+    that waited for a busy server is charged the wait (no coordinated omission)."""
     results = []  # (kind, status, seconds)
     lock = threading.Lock()
     ready = threading.Barrier(connections + 1)
@@ -46,14 +52,18 @@ def run_load(port, connections, seconds, mix=None, emails=None):
         weights = [a[1] for a in actions]
         local = []
         ready.wait()
+        scheduled = time.perf_counter()
         while time.monotonic() < deadline[0]:
+            if rate:
+                scheduled += random.expovariate(rate / connections)
+                time.sleep(max(0.0, scheduled - time.perf_counter()))
             kind, _w, method, path, form = random.choices(actions, weights)[0]
             data = None
             if form == "name":
                 data = {"full_name": f"User {n} {random.randint(0, 9999)}", "csrf_token": client.token}
             elif form == "checkbox":
                 data = {"csrf_token": client.token}
-            started = time.perf_counter()
+            started = scheduled if rate else time.perf_counter()
             try:
                 status, _body = client.request(method, path, data, htmx=method == "POST" or kind == "status poll")
             except (OSError, http.client.HTTPException):
@@ -83,6 +93,8 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--paced", type=float, nargs="*", default=[0.5, 0.8],
+                        help="also offer these shares of the measured throughput as paced (open-loop) load")
     args = parser.parse_args()
 
     database_url = create_postgres_database("kabinet_bench")
@@ -94,6 +106,9 @@ def main():
         process, port = start_gunicorn("app:create_app()", workers, env)
         try:
             results = run_load(port, args.connections, args.seconds, emails=emails)
+            capacity = len(results) / args.seconds
+            paced = {share: run_load(port, args.connections, args.seconds, emails=emails, rate=share * capacity)
+                     for share in args.paced}
             autosave_only = run_load(port, args.connections, args.seconds, mix=[AUTOSAVE], emails=emails)
             tab = Tab(port)
             tab.sign_in(emails[0])
@@ -111,6 +126,10 @@ def main():
         for kind in [None] + sorted({r[0] for r in results}):
             rps, p50, p99, errors = summary(results, args.seconds, kind)
             print(f"{kind or 'all':<14}{rps:>9.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}")
+        for share, paced_results in paced.items():
+            rps, p50, p99, errors = summary(paced_results, args.seconds)
+            print(f"paced at {share:.0%} of that ({share * capacity:.0f} req/s offered, Poisson arrivals): "
+                  f"{rps:.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {errors} errors")
         bare_rps, bare_p50, bare_p99, _ = summary(bare_results, args.seconds)
         only_rps, only_p50, only_p99, only_errors = summary(autosave_only, args.seconds)
         print(f"autosave only : {only_rps:.0f} req/s, p50 {only_p50:.1f} ms, p99 {only_p99:.1f} ms, {only_errors} errors")

@@ -22,12 +22,14 @@ def render_blocks(template_name, blocks, **context):
     """Render named blocks of a page template alone, in order (for htmx fragments and OOB parts)."""
     current_app.update_template_context(context)
     env = current_app.jinja_env
-    parts = []
+    page = env.get_template(template_name)
+    contexts, parts = {}, []  # one context per template, shared by its blocks as in a whole-page render
     for block in blocks:
-        template = env.get_template(template_name)
-        if block not in template.blocks:  # a part of the frame, e.g. the top bar's label
-            template = env.get_template("base.html")
-        parts.append("".join(template.blocks[block](template.new_context(context))))
+        # A block the page lacks is a part of the frame, e.g. the top bar's label.
+        template = page if block in page.blocks else env.get_template("base.html")
+        if template not in contexts:
+            contexts[template] = template.new_context(context)
+        parts.append("".join(template.blocks[block](contexts[template])))
     return "".join(parts)
 
 

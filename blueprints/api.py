@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from extensions import csrf, limiter
+from extensions import count_attempt, csrf, seconds_until_allowed
 from models import User
 from services import apikeys, audit
 
@@ -37,7 +37,15 @@ def rate_limit_key():
     return "api-ip:" + (request.remote_addr or "")
 
 
-limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+@bp.before_request
+def rate_limit():
+    """API_RATE_LIMIT per key, counted before the key is checked (guessing keys is limited too)."""
+    limit, key = current_app.config["API_RATE_LIMIT"], rate_limit_key()
+    if count_attempt(limit, key):
+        return None
+    response = error(429, "rate_limited", _("Too many requests for this key. Wait a little and try again."))
+    response.headers["Retry-After"] = str(seconds_until_allowed(limit, key))
+    return response
 
 
 @bp.errorhandler(HTTPException)

@@ -39,6 +39,21 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def shorten_choices(field, keep, part=None, size=64):
+    """Show a long list in short views: the choices in `keep`, or with `part` ("1", "2"...) that run of `size`
+    choices of the whole list; the chosen ones and the empty one always stay. Returns the runs' names ("A–E")
+    for links to them. A chosen value that was never a choice stays out, so validation still refuses it.
+    (Some 250 localized countries are 2.5 KB of gzip: a page with them all is over its weight budget.)"""
+    everything = [choice for choice in field.choices if choice[0] != ""]
+    runs = [everything[i:i + size] for i in range(0, len(everything), size)]
+    index = int(part) - 1 if part and part.isdigit() and len(part) < 4 else -1
+    if 0 <= index < len(runs):
+        keep = {value for value, _label in runs[index]}
+    chosen = set(field.data if isinstance(field.data, (list, tuple)) else [field.data])
+    field.choices = [choice for choice in field.choices if choice[0] in keep or choice[0] in chosen or choice[0] == ""]
+    return [f"{run[0][1][:1]}–{run[-1][1][:1]}" for run in runs]
+
+
 def normalize_email(value):
     """The address in the form we store (lower-case), or raise ValidationError with a translated reason."""
     if not value:

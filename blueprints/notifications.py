@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from peewee import fn
 
-from models import LowBalanceAlert, Notification
+from models import LowBalanceAlert, Notification, Prepared
 from models.notifications import CATEGORIES, CHANNELS
 from services import audit
 from services.notifications import (CATEGORY_LABELS, CHANNEL_LABELS, OPERATION_KINDS, channel_problems, feed_page,
@@ -156,10 +156,15 @@ def save_threshold():
 # --- the bell and the feed ------------------------------------------------------------------------------
 
 
+UNREAD_SUMMARY = Prepared(  # asked by the bell on every page and every poll
+    lambda user_id: Notification.select(fn.COUNT(Notification.id), fn.MAX(Notification.id))
+    .where(Notification.user == user_id, Notification.read_at.is_null())
+)
+
+
 def unread_summary(user_id):
     """(unread count, newest unread id) in one query over the (user, read_at) index."""
-    count, newest = (Notification.select(fn.COUNT(Notification.id), fn.MAX(Notification.id))
-                     .where(Notification.user == user_id, Notification.read_at.is_null()).tuples().get())
+    count, newest = UNREAD_SUMMARY.row(user_id)
     return count or 0, newest or 0
 
 

@@ -116,8 +116,14 @@ def registration_options():
     options, challenge = webauthn.registration_options(
         relying_party(), user, webauthn.passkeys_of(user), current_app.config["SECRET_KEY"]
     )
-    secret, _record = otp.start_challenge(user, "passkey-add", data=challenge, lifetime=webauthn.CHALLENGE_LIFETIME)
-    session["passkey_add"] = secret
+    return options_answer(user, "passkey-add", options, challenge)
+
+
+def options_answer(user, purpose, options, challenge):
+    """Keep the challenge server-side (single use, 5 minutes; its secret in the session under the purpose's
+    name, passkey_add or passkey_signin) and answer the options for navigator.credentials."""
+    secret, _record = otp.start_challenge(user, purpose, data=challenge, lifetime=webauthn.CHALLENGE_LIFETIME)
+    session[purpose.replace("-", "_")] = secret
     return current_app.response_class(f'{{"publicKey": {options}}}', mimetype="application/json")
 
 
@@ -209,9 +215,7 @@ def signin_options():
     if not passkeys:
         return json_error(_("You have no passkey. Enter a code instead."), 404)
     options, challenge = webauthn.authentication_options(relying_party(), passkeys)
-    secret, _record = otp.start_challenge(user, "passkey-signin", data=challenge, lifetime=webauthn.CHALLENGE_LIFETIME)
-    session["passkey_signin"] = secret
-    return current_app.response_class(f'{{"publicKey": {options}}}', mimetype="application/json")
+    return options_answer(user, "passkey-signin", options, challenge)
 
 
 @login_bp.post("")

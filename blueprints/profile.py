@@ -12,14 +12,24 @@ from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
 from extensions import count_attempt, login_manager, seconds_until_allowed
-from models import User, db, utcnow
+from models import Prepared, User, db, utcnow
 from services import audit, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
 from services.sms import SmsError, send_sms
 
 from . import render, render_blocks, see_other, wants_fragment
 from .auth import client_meta, notify_password_changed, wait_message
-from .forms import EmailAddress, Form, StrongPassword, max_length, normalize_email, password_length, plain_text, required
+from .forms import (
+    EmailAddress,
+    Form,
+    StrongPassword,
+    max_length,
+    normalize_email,
+    password_length,
+    plain_text,
+    required,
+    shorten_choices,
+)
 
 bp = Blueprint("profile", __name__, url_prefix="/app")
 
@@ -59,6 +69,11 @@ class ShortInfoForm(Form):
 
 
 AUTOSAVE = {"full_name": FullNameForm, "short_info": ShortInfoForm}
+# One UPDATE of one column per autosaved field, its SQL written once (it runs on every pause in typing).
+SAVE_COLUMN = {
+    name: Prepared(lambda value, user_id, column=getattr(User, name): User.update({column: value}).where(User.id == user_id))
+    for name in AUTOSAVE
+}
 
 
 class RegionForm(Form):
@@ -66,14 +81,24 @@ class RegionForm(Form):
     country = SelectField(_l("Country"), validate_choice=False)
     time_zone = SelectField(_l("Time zone"), validate_choice=False)
 
-    def __init__(self, locale, *args, all_zones=True, **kwargs):
+    def __init__(self, locale, *args, usual_countries=(), countries_part=None, zones=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.language.choices = [("", _("The browser's language")), ("en", "English"), ("ru", "Русский")]
         self.country.choices = [("", _("Not chosen"))] + list(region.countries(locale))
-        # The chosen country's zones only (a few instead of 400, which keeps the page small); any zone stays valid.
-        zones = [] if all_zones else region.zones_of_country(self.country.data)
-        self.zones_filtered = bool(zones)
-        zones = sorted({*zones, "UTC", self.time_zone.data} - {"", None}) if zones else region.time_zones()
+        # The organization's countries (and the chosen one), the others a part (?countries=2) at a time; someone
+        # in an organization where nobody has a country yet sees them all.
+        self.countries_parts = []
+        if usual_countries or countries_part:
+            self.countries_parts = shorten_choices(self.country, usual_countries, countries_part)
+        # The chosen country's zones (a few instead of 400, which keeps the page small), or with ?zones=<area>
+        # (?zones=all: the chosen zone's area) every zone of one area; any zone stays valid.
+        country_zones = [] if zones else region.zones_of_country(self.country.data)
+        self.zones_filtered = bool(country_zones)
+        area = zones if zones in region.ZONE_AREAS else (self.time_zone.data or "").partition("/")[0]
+        self.zone_area = None if country_zones or area not in region.ZONE_AREAS else area
+        self.zone_areas = region.ZONE_AREAS
+        zones = country_zones or region.zones_of_area(self.zone_area)
+        zones = sorted({*zones, "UTC", self.time_zone.data} - {"", None})
         self.time_zone.choices = [("", _("From the country"))] + [(z, z.replace("_", " ")) for z in zones]
 
     def validate_language(self, field):
@@ -271,8 +296,10 @@ def save_field(name):
         return render(PAGE, block="autosave_state", status=422, f=form[name], **page_context(user, form=form))
     value = form[name].data
     # Only this column is written, so two tabs saving different fields never overwrite each other.
+    # The UPDATE goes first: on SQLite a transaction that reads before it writes cannot wait for the
+    # write lock (SQLITE_BUSY at once when another save committed meanwhile).
     with db.atomic():
-        User.update({getattr(User, name): value}).where(User.id == user.id).execute()
+        SAVE_COLUMN[name].execute(value, user.id)
         profile_changed(user, [name])
     setattr(user, name, value)
     if wants_fragment():
@@ -286,6 +313,12 @@ def save_field(name):
 # --- language and region ------------------------------------------------------------------------
 
 
+def organization_countries(user):
+    """The countries the person's organization lives in: the short list of the region form."""
+    query = User.select(User.country).where(User.organization == user.organization_id, User.country.is_null(False)).distinct()
+    return {person.country for person in query}
+
+
 @bp.route("/personal-data/region", methods=["GET", "POST"])
 def edit_region():
     user = me()
@@ -293,7 +326,9 @@ def edit_region():
     preview = {"formdata": request.args} if request.method == "GET" and "country" in request.args else {}
     form = RegionForm(
         locale_name(),
-        all_zones=request.args.get("zones") == "all",
+        usual_countries=organization_countries(user),
+        countries_part=request.args.get("countries"),
+        zones=request.args.get("zones"),
         **preview,
         data={
             "language": user.language or "",

@@ -28,6 +28,81 @@ def open_database(url):
     return connect(f"{scheme}+pool://{rest}", max_connections=32, stale_timeout=300)
 
 
+class Prepared:
+    """A query that runs on (nearly) every request, its SQL written once per database kind and its rows
+    turned into model instances directly. For these small indexed queries peewee spends more time
+    writing SQL and resolving result columns than the database spends answering (bench/autosave.py).
+
+    `build(*params)` returns the peewee query for those parameters. The SQL is kept only when the query's
+    parameters are exactly `params` in order (so nothing else was inlined); otherwise it runs as built.
+    A SELECT gives instances of the selected models, each joined model reachable through its foreign key
+    (`session.user.organization`) without another query.
+    """
+
+    def __init__(self, build):
+        self.build = build
+        self.plans = {}  # database class -> (sql, layout) or None when the shape is not cacheable
+
+    def execute(self, *params):
+        """The cursor of the query run with `params`, and the column layout of its rows."""
+        database = db.obj
+        kind = type(database)
+        plan = self.plans.get(kind, False)
+        if plan is False:
+            query = self.build(*params)
+            sql, sql_params = query.sql()
+            plan = (sql, self.layout(query)) if list(sql_params) == list(params) else None
+            self.plans[kind] = plan
+        if plan is None:
+            query = self.build(*params)
+            return database.execute_sql(*query.sql()), self.layout(query)
+        return database.execute_sql(plan[0], params), plan[1]
+
+    @staticmethod
+    def layout(query):
+        """[(model, [(column name, converter)])] in the order the SELECT returns them; [] for writes and
+        for selections of expressions (read those with `row`)."""
+        groups = []
+        returning = getattr(query, "_returning", None) or []
+        if not all(isinstance(field, peewee.Field) for field in returning):
+            return groups
+        for field in returning:
+            if not groups or groups[-1][0] is not field.model:
+                groups.append((field.model, []))
+            groups[-1][1].append((field.name, field.python_value))
+        return groups
+
+    def first(self, *params):
+        cursor, layout = self.execute(*params)
+        row = cursor.fetchone()
+        return None if row is None else self.instances(row, layout)[0]
+
+    def row(self, *params):
+        """The first row as the database returns it (a tuple), or None."""
+        return self.execute(*params)[0].fetchone()
+
+    def all(self, *params):
+        cursor, layout = self.execute(*params)
+        return [self.instances(row, layout)[0] for row in cursor.fetchall()]
+
+    @staticmethod
+    def instances(row, layout):
+        made, at = [], 0
+        for model, columns in layout:
+            instance = model(__no_default__=1)
+            data = instance.__data__
+            for name, convert in columns:
+                value = row[at]
+                data[name] = value if value is None else convert(value)
+                at += 1
+            for earlier in made:  # link to the instance this one was joined through
+                for fk in earlier._meta.refs:
+                    if fk.rel_model is model and data.get(fk.rel_field.name) == earlier.__data__.get(fk.name):
+                        earlier.__rel__[fk.name] = instance
+            made.append(instance)
+        return made
+
+
 class EncryptedField(peewee.TextField):
     """Holds a token from services.crypto (never the plain secret); `flask rotate-key` re-encrypts these columns."""
 

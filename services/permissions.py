@@ -9,7 +9,7 @@ from flask import abort, current_app, g
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from models import Group, GroupMember, GroupPermission, User, db
+from models import Group, GroupMember, GroupPermission, Prepared, User, db
 from models.admin import ADMINISTRATORS
 
 # One permission per admin capability. Adding one here adds it to the groups page, export and import.
@@ -65,14 +65,18 @@ def grant(user, *permissions):
     return group
 
 
+GROUPS_OF = Prepared(  # the frame's Administration link asks on every page
+    lambda user_id: Group.select(Group.id, Group.is_administrators).join(GroupMember).where(GroupMember.user == user_id)
+)
+
+
 def permissions_of(user):
     """The set of permission codes `user` holds through their groups (cached for the request)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
     cache = g.setdefault("_permissions", {}) if _has_g() else {}
     if user.id not in cache:
-        groups = Group.select(Group.id, Group.is_administrators).join(GroupMember).where(GroupMember.user == user.id)
-        groups = list(groups)
+        groups = GROUPS_OF.all(user.id)
         if any(group.is_administrators for group in groups):
             found = frozenset(PERMISSIONS)
         elif groups:

@@ -1,4 +1,5 @@
 """Countries, time zones, phone numbers and money in the person's locale (babel, zoneinfo, phonenumbers)."""
+import unicodedata
 import zoneinfo
 from functools import lru_cache
 from importlib import resources
@@ -49,6 +50,11 @@ def zone_for_country(country):
     return zone if zone and valid_time_zone(zone) else None
 
 
+def zones_of_area(area):
+    """The zones of one area (Europe/...), for a list of every zone shown an area at a time."""
+    return [z for z in time_zones() if z.startswith(f"{area}/")] if area else []
+
+
 def country_of_zone(zone):
     """The country a zone belongs to (Asia/Tokyo -> JP), or None for UTC and shared zones."""
     return get_global("zone_territories").get(zone) if zone != "UTC" else None
@@ -63,7 +69,9 @@ def countries(locale):
     """[(code, name)] of the world's countries, named and sorted for `locale`."""
     names = Locale.parse(locale).territories
     codes = get_global("territory_zones").keys()
-    return sorted(((c, names[c]) for c in codes if len(c) == 2 and c in names), key=lambda item: item[1].casefold())
+    # Decomposed, so that accented names sort with their letter (Åland Islands under A).
+    return sorted(((c, names[c]) for c in codes if len(c) == 2 and c in names),
+                  key=lambda item: unicodedata.normalize("NFKD", item[1]).casefold())
 
 
 def country_name(code, locale):

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import peewee
 from flask_babel import lazy_gettext as _l
 
-from models import Webhook, WebhookDelivery, db, utcnow
+from models import Prepared, Webhook, WebhookDelivery, db, utcnow
 from services import crypto
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,12 @@ def envelope(event_type, organization_id, data):
     )
 
 
+# Asked on every profile change (each autosave), mostly of organizations with no endpoint at all.
+ENABLED_HOOKS = Prepared(
+    lambda org_id: Webhook.select(Webhook.id, Webhook.events).where(Webhook.organization == org_id, Webhook.enabled)
+)
+
+
 def emit(organization, event_type, data):
     """Queue `event_type` for every enabled endpoint of `organization` subscribed to it; returns the count.
 
@@ -162,8 +168,7 @@ def emit(organization, event_type, data):
     if org_id is None:
         return 0
     now = utcnow()
-    hooks = [h for h in Webhook.select(Webhook.id, Webhook.events).where(Webhook.organization == org_id, Webhook.enabled)
-             if event_type in h.event_list]
+    hooks = [h for h in ENABLED_HOOKS.all(org_id) if event_type in h.event_list]
     for hook in hooks:
         WebhookDelivery.create(webhook=hook.id, event=event_type, payload=envelope(event_type, org_id, data),
                                next_attempt_at=now)

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from models import AuditEvent, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
+from models import AuditEvent, Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
 
@@ -181,6 +181,24 @@ def test_details_save_every_seed_004_setting(admin_client, org):
     response = save(admin_client, worker, telegram_chat_id="hello world", slack_chat_id="x" * 10000)
     assert response.status_code == 422
     assert "Telegram chat ID is a number" in response.get_data(as_text=True)
+
+
+def test_countries_filter_lists_the_clients_countries_and_the_rest_a_part_at_a_time(admin_client, org):
+    worker = make_user(org, "w@example.com")
+    Client.create(organization=org, name="Hans", country="DE")
+    Client.create(organization=Organization.create(name="Other"), name="Ivan", country="RU")
+    save(admin_client, worker, countries=["KZ"])
+    html = admin_client.get(f"/admin/users/{worker.id}").get_data(as_text=True)
+    # Their clients' country and the chosen one; not 250 countries (the page's weight budget), nor another organization's.
+    assert '<option value="DE">Germany</option>' in html and '<option selected value="KZ">Kazakhstan</option>' in html
+    assert '"RU"' not in html and f"/admin/users/{worker.id}?countries=3" in html
+    html = admin_client.get(f"/admin/users/{worker.id}?countries=3").get_data(as_text=True)  # L–R
+    assert '<option value="RU">Russia</option>' in html and '<option selected value="KZ">Kazakhstan</option>' in html
+    assert '"DE"' not in html
+    assert save(admin_client, worker, countries=["KZ", "RU"]).status_code == 303
+    assert UserAdminSettings.get_by_id(worker.id).countries == "KZ,RU"
+    html = admin_client.get("/admin/users/new").get_data(as_text=True)
+    assert '<option value="DE">Germany</option>' in html and "/admin/users/new?countries=1" in html
 
 
 def test_htmx_save_returns_the_details_fragment_on_error(admin_client, org):

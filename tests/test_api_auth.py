@@ -106,6 +106,7 @@ def test_the_rate_limit_is_per_key(app, client, keys):
     assert [client.get(f"{API}/me", headers=first).status_code for _ in range(3)] == [200, 200, 200]
     limited = client.get(f"{API}/me", headers=first)
     assert limited.status_code == 429 and limited.get_json()["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60, "the client is told when to come back"
     assert client.get(f"{API}/me", headers=second).status_code == 200, "another key has its own budget"
 
 

@@ -177,6 +177,11 @@ def test_own_css_and_js_are_served_without_comments_vendor_files_untouched(clien
         source = (STATIC_DIR / name).read_text()
         assert len(served) < len(source)
         assert not any(line.startswith(("//", " ", "/*")) for line in served.splitlines())
+    # The passkey pages' one file: app.js and passkeys.js, each compacted.
+    served = client.get(asset_url("js/app-passkeys.js")).get_data(as_text=True)
+    parts = [client.get(asset_url(name)).get_data(as_text=True) for name in ("js/app.js", "js/passkeys.js")]
+    assert served == "".join(parts) and "navigator.credentials" in served
+    assert client.get("/static/js/app-passkeys.0000000000.js").status_code == 404
     htmx = next((STATIC_DIR / "vendor").glob("htmx-*.min.js")).relative_to(STATIC_DIR).as_posix()
     response = client.get(asset_url(htmx))
     assert response.get_data() == (STATIC_DIR / htmx).read_bytes()

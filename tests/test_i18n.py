@@ -77,3 +77,17 @@ def test_templates_have_no_text_outside_translation_functions():
         parser.feed(source)
         problems += [f"{path.relative_to(ROOT)}: {text}" for text in parser.found if text not in ALLOWED_TEXT]
     assert problems == []
+
+
+def test_forced_locale_switches_strings_and_templates_and_back(app):
+    """The catalog is looked up once per request (extensions.RequestDomain); mail in the recipient's
+    language (force_locale) must still come out in that language, and the page after it in the page's."""
+    from flask import render_template_string
+    from flask_babel import force_locale, gettext
+
+    with app.test_request_context("/", headers={"Accept-Language": "ru"}):
+        assert gettext("Saved.") == "Сохранено."
+        with force_locale("en"):
+            assert gettext("Saved.") == "Saved."
+            assert render_template_string("{{ _('Saved.') }}") == "Saved."
+        assert gettext("Saved.") == render_template_string("{{ _('Saved.') }}") == "Сохранено."

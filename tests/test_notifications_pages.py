@@ -228,3 +228,17 @@ def test_a_data_export_is_its_owners_and_imports_are_shared_with_client_viewers(
     grant(user, "clients.view")
     html = signed_in.get("/app/operations").get_data(as_text=True)
     assert html.count('data-status="pending"') == 1 and "Client import" in html
+
+
+def test_operations_are_paged_with_links_both_ways(app, signed_in, user):
+    from services import operations
+
+    with app.test_request_context():
+        for _ in range(31):
+            operations.start_operation(user, "data_export")
+    html = signed_in.get("/app/operations").get_data(as_text=True)
+    older = re.search(r'<a href="(/app/operations\?before=\d+)" rel="next">Older</a>', html)
+    assert older and "Newest" not in html and html.count('data-status="pending"') == 30
+    html = signed_in.get(older.group(1)).get_data(as_text=True)
+    assert html.count('data-status="pending"') == 1 and '<a href="/app/operations">Newest</a>' in html
+    assert "Older" not in html

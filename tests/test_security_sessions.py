@@ -93,3 +93,40 @@ def test_sign_in_history_lists_successes_and_failures_and_pages_by_keyset(app, u
     assert "<html" not in second and second.count("<tr>") == 12  # 30 + 1 failure + 1 success - 20
     assert 'id="history-more"' not in second
     assert client.get("/app/security/history?before=abc").status_code == 200
+
+
+def test_a_remembered_session_cookie_still_expires_and_a_forged_one_is_refused(app, signed_in, monkeypatch):
+    """The signed cookie's verified content is kept per process (services.sessions.CookieSessions); that
+    must not stretch its lifetime nor let a changed cookie through."""
+    import time
+
+    from services import sessions
+
+    assert signed_in.get("/app/personal-data").status_code == 200  # the cookie is now remembered
+    cookie = signed_in.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    forged = cookie.value[:-2] + ("AA" if not cookie.value.endswith("AA") else "BB")
+    other = app.test_client()
+    other.set_cookie(cookie.key, forged)
+    assert other.get("/app/personal-data").status_code == 302, "a cookie with a bad signature is no session"
+
+    later = time.time() + app.permanent_session_lifetime.total_seconds() + 5
+    monkeypatch.setattr(sessions.time, "time", lambda: later)
+    response = signed_in.get("/app/personal-data")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_remembered_session_content_is_never_shared_between_requests(app):
+    """A request that changes its session in place (a flash appends to a list) must not change what the
+    next request with the same cookie gets."""
+    from services.sessions import CookieSessions
+
+    interface = CookieSessions()
+    with app.test_request_context("/"):
+        session = interface.session_class({"_flashes": [("info", "first")], "sid": "x"})
+        value = interface.get_signing_serializer(app).dumps(dict(session))
+    cookie = {"HTTP_COOKIE": f"{interface.get_cookie_name(app)}={value}"}
+    with app.test_request_context("/", environ_base=cookie) as ctx:
+        first = interface.open_session(app, ctx.request)
+        first["_flashes"].append(("info", "second"))
+    with app.test_request_context("/", environ_base=cookie) as ctx:
+        assert interface.open_session(app, ctx.request)["_flashes"] == [("info", "first")]

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from models import ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
+from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
 from services import audit, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
@@ -25,7 +25,7 @@ from services.permissions import (
 )
 
 from .. import render, see_other
-from ..forms import EmailAddress, Form, max_length, required
+from ..forms import EmailAddress, Form, max_length, required, shorten_choices
 from . import bp, client_meta, me, own
 from .fields import MultiCheckboxField
 from .impersonation import may_impersonate
@@ -38,6 +38,12 @@ IP_LIST_MAX = 50
 def country_choices():
     territories = Locale.parse(str(get_locale())).territories
     return sorted(((code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha()), key=lambda x: x[1])
+
+
+def client_countries(organization_id):
+    """The countries of the organization's clients: the filter's short list (a country without clients filters nothing)."""
+    query = Client.select(Client.country).where(Client.organization == organization_id, Client.country != "").distinct()
+    return {client.country for client in query}
 
 
 def normalize_ip_list(text):
@@ -77,12 +83,14 @@ class AccessFields(Form):
     countries = SelectMultipleField(_l("Countries"), choices=[], default=list)
     ip_allowlist = TextAreaField(_l("IP whitelist"), validators=[max_length(3000)])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, countries_part=None, **kwargs):
         super().__init__(*args, **kwargs)
         org = me().organization_id
         self.groups.choices = [(g.id, g.name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
         self.tags.choices = [(t.id, t.caption) for t in ClientTag.select().where(ClientTag.organization == org).order_by(ClientTag.caption)]
         self.countries.choices = country_choices()
+        # The clients' countries and the chosen ones; the others a part (?countries=2) at a time.
+        self.countries_parts = shorten_choices(self.countries, client_countries(org), countries_part)
 
     def validate_phone(self, field):
         field.data = normalize_phone(field.data)
@@ -194,7 +202,7 @@ def require_admin_for(groups_ids, target=None):
 @bp.route("/users/new", methods=["GET", "POST"])
 @permission_required("users.edit")
 def create_user():
-    form = CreateUserForm()
+    form = CreateUserForm(countries_part=request.args.get("countries"))
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render("admin/user_new.html", block="user_form", status=status, form=form)
@@ -300,7 +308,7 @@ def details_form(user, submitted=False):
         "role": user.role,
     }
     if not submitted:
-        return DetailsForm(formdata=None, data=data, target_role=user.role)
+        return DetailsForm(formdata=None, data=data, target_role=user.role, countries_part=request.args.get("countries"))
     form = DetailsForm(target_role=user.role)
     for name in ("role", "status"):  # not shown to everyone: absent means unchanged
         if name not in request.form:

@@ -170,8 +170,22 @@ def test_region_form_swaps_in_place(page, live_server, anna):
     assert page.evaluate("window.notReloaded") is True
     page.select_option("#country", "RU")
     page.select_option("#language", "ru")  # while the country's zone list loads: it must stay chosen
-    page.locator("#time_zone option[value='America/New_York']").wait_for(state="detached")  # Russia's zones came
+    page.locator("#time_zone option[value='Asia/Vladivostok']").wait_for(state="attached")  # Russia's zones came
     assert page.input_value("#language") == "ru"
     page.locator("#region").get_by_role("button", name="Save").click()
     page.get_by_text("Язык и регион сохранены.").wait_for()
     assert fresh(anna).country == "RU"
+
+
+def test_every_time_zone_an_area_at_a_time(page, live_server, anna):
+    sign_in_page(page, live_server)
+    page.goto(f"{live_server.url}/app/personal-data/region")
+    page.select_option("#language", "ru")
+    page.locator("#region-zone").get_by_role("link", name="Asia").click()  # swaps the zone list only
+    page.locator("#time_zone option[value='Asia/Tokyo']").wait_for(state="attached")
+    assert page.input_value("#language") == "ru"  # the unsaved choice stayed
+    page.select_option("#time_zone", "Asia/Tokyo")
+    page.locator("#region").get_by_role("button", name="Save").click()
+    page.get_by_text("Язык и регион сохранены.").wait_for()
+    assert fresh(anna).time_zone == "Asia/Tokyo"
+    assert page.csp_violations == []
