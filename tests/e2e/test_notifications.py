@@ -46,7 +46,7 @@ def test_the_grid_saves_each_box_and_explains_disabled_channels(browser, live_se
     expect(sms).to_be_disabled()
     expect(page.locator("#nt-why-sms")).to_contain_text(text["sms_reason"])
     assert page.locator("#nt-why-sms a").get_attribute("href").endswith("#phone-section")
-    box = page.get_by_label(text["label"])
+    box = page.get_by_role("checkbox", name=text["label"])
     expect(box).to_be_checked()
     box.uncheck()
     if js:
@@ -58,7 +58,7 @@ def test_the_grid_saves_each_box_and_explains_disabled_channels(browser, live_se
         expect(page.locator("#messages")).to_contain_text(text["grid_saved"])
     assert preferences(anna)[("security", "email")] is False
     page.reload()
-    expect(page.get_by_label(text["label"])).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name=text["label"])).not_to_be_checked()
     assert page.csp_violations == []
     page.context.close()
 
