@@ -7,6 +7,8 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/axe-core-$(AXE_VERSION)/axe.min.js
+# pytest-xdist processes per run; each has its own SQLite file, PostgreSQL database (<name>_gw0, ...) and browser.
+TEST_WORKERS ?= 2
 
 .PHONY: run prod test translations clean
 
@@ -31,9 +33,9 @@ prod: $(BIN)/.installed $(CATALOGS)
 
 # SQLite (with the browser tests), then the database tests again on PostgreSQL.
 test: $(BIN)/.installed $(CATALOGS) $(AXE)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 	@if $(BIN)/python tests/pg_available.py "$(TEST_DATABASE_URL)"; then \
-		TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest -m "not e2e and not standalone"; \
+		TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e and not standalone"; \
 	elif [ "$$CI" = "true" ]; then echo "PostgreSQL is required in CI but not reachable"; exit 1; \
 	else echo "PostgreSQL not reachable at $(TEST_DATABASE_URL): skipped the PostgreSQL run"; fi
 

@@ -6,23 +6,10 @@ import pytest
 
 from models import Client, ClientTag, ClientTagLink, Organization, UserAdminSettings, UserAllowedTag
 from services.clients import mask_email, mask_phone, mask_text
-from services.permissions import add_to_group, administrators_group, grant
+from services.permissions import grant
 from tests.conftest import csrf_from, form_post, make_user, sign_in
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def admin(org):
-    user = make_user(org, "boss@example.com", full_name="Boss")
-    add_to_group(user, administrators_group(org))
-    return user
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    sign_in(client, "boss@example.com")
-    return client
 
 
 def test_tags_added_renamed_and_deleted(admin_client, org):

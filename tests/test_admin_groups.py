@@ -5,23 +5,10 @@ import json
 import pytest
 
 from models import Group, GroupMember, GroupPermission, Organization
-from services.permissions import PERMISSIONS, add_to_group, administrators_group, grant, has_permission
-from tests.conftest import csrf_from, form_post, make_user, sign_in
+from services.permissions import PERMISSIONS, administrators_group, grant, has_permission
+from tests.conftest import csrf_from, form_post, make_user
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def admin(org):
-    user = make_user(org, "boss@example.com", full_name="Boss")
-    add_to_group(user, administrators_group(org))
-    return user
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    sign_in(client, "boss@example.com")
-    return client
 
 
 def htmx_post(client, url, data, page):

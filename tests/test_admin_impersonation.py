@@ -13,21 +13,8 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def admin(org):
-    user = make_user(org, "boss@example.com", full_name="Boss Admin")
-    add_to_group(user, administrators_group(org))
-    return user
-
-
-@pytest.fixture
 def worker(org):
     return make_user(org, "w@example.com", full_name="Walter Worker")
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    sign_in(client, "boss@example.com")
-    return client
 
 
 def token(client):

@@ -12,19 +12,6 @@ from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def admin(org):
-    user = make_user(org, "boss@example.com", full_name="Boss Admin", role="owner")
-    add_to_group(user, administrators_group(org))
-    return user
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    sign_in(client, "boss@example.com")
-    return client
-
-
 def htmx_post(client, url, data, page):
     token = csrf_from(client.get(page).get_data(as_text=True))
     return client.post(url, data=data, headers={**HTMX, "X-CSRFToken": token})

@@ -15,7 +15,7 @@ import pytest
 from models import LowBalanceAlert, Notification, OutboxMessage, UserAdminSettings, db, utcnow
 from services import invoices, notifications
 from services.notifications import deliver_notifications, notify, set_preference, set_threshold
-from tests.conftest import TEST_DATABASE_URL, make_user
+from tests.conftest import make_user
 from tests.http_peers import http_peer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,7 +176,7 @@ with app.app_context():
 """
 
 
-def test_a_worker_killed_half_way_loses_nothing_and_a_clean_restart_sends_each_once(app, database, reachable, tmp_path):
+def test_a_worker_killed_half_way_loses_nothing_and_a_clean_restart_sends_each_once(app, database_url, reachable, tmp_path):
     """The Telegram stand-in kills the worker process while it waits for the 4th answer; the next worker
     picks up the rest once the lease is over, and every message arrives exactly once."""
     app.config.update(TELEGRAM_BOT_TOKEN="1:t")
@@ -185,7 +185,6 @@ def test_a_worker_killed_half_way_loses_nothing_and_a_clean_restart_sends_each_o
         for n in range(8):
             notify(reachable, "billing", {**PAYMENT, "number": f"2026-{n:04d}"}, key=f"invoice:{n}")
     OutboxMessage.delete().where(OutboxMessage.channel.not_in(("telegram",))).execute()
-    url = TEST_DATABASE_URL or f"sqlite:///{database.database}"
     worker = {}
 
     def kill_worker():
@@ -193,7 +192,7 @@ def test_a_worker_killed_half_way_loses_nothing_and_a_clean_restart_sends_each_o
         worker["process"].wait()
 
     with http_peer(script=[200, 200, 200, kill_worker]) as telegram:
-        script = WORKER.format(root=str(ROOT), url=url, instance=str(tmp_path), telegram=telegram.url)
+        script = WORKER.format(root=str(ROOT), url=database_url, instance=str(tmp_path), telegram=telegram.url)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         log = (tmp_path / "worker.log").open("w")
         worker["process"] = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT,

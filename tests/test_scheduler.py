@@ -6,8 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from models import SchedulerHeartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +40,6 @@ def wait_for(condition, timeout):
             return result
         time.sleep(0.2)
     return condition()
-
-
-@pytest.fixture
-def database_url(app, database, tmp_path):
-    from tests.conftest import TEST_DATABASE_URL, worker_database
-
-    return worker_database(TEST_DATABASE_URL) if TEST_DATABASE_URL else f"sqlite:///{database.database}"
 
 
 def test_two_schedulers_one_leader_and_handover(app, database_url, tmp_path):

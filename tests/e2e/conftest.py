@@ -9,8 +9,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from app import create_app
-from tests.conftest import PASSWORD, empty_tables
+from tests.conftest import PASSWORD, empty_tables, make_app
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -66,7 +65,7 @@ def browser():
 @pytest.fixture
 def live_server(config, database):
     empty_tables(database)
-    app = create_app({**config, "SERVER_NAME": None})
+    app = make_app({**config, "SERVER_NAME": None})
     with LiveServer(app) as server:
         yield server
 
