@@ -63,7 +63,6 @@ def notification_grid(user):
     for category in categories_for(user):
         boxes = [{"name": f"{category}.{ch}", "channel": ch, "disabled": ch in problems,
                   "checked": chosen[(category, ch)] and ch not in problems,
-                  "label": f"{CATEGORY_LABELS[category]} — {CHANNEL_LABELS[ch]}",
                   "url": url_for("notifications.save_box", category=category, channel=ch)} for ch in CHANNELS]
         rows.append({"code": category, "label": CATEGORY_LABELS[category], "boxes": boxes})
     return {"channels": channels, "rows": rows, "has_problems": bool(problems)}

@@ -186,3 +186,14 @@ def test_own_css_and_js_are_served_without_comments_vendor_files_untouched(clien
     response = client.get(asset_url(htmx))
     assert response.get_data() == (STATIC_DIR / htmx).read_bytes()
     response.close()  # a file response: close its stream
+
+
+def test_pages_are_sent_without_template_indentation(signed_in):
+    """CompactTemplates: the templates' indentation is not sent; words and tags stay apart."""
+    html = signed_in.get("/app/personal-data").get_data(as_text=True)
+    assert not re.search(r"\n[ \t]+", html)
+    assert "</li>\n<li>" in html and "</dl>\n" in html
+    from app import asset_url
+
+    css = signed_in.get(asset_url("css/app.css")).get_data(as_text=True)
+    assert "{ " not in css and ": " not in css and "; " not in css and 'content:"▾"' in css

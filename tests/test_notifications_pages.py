@@ -21,8 +21,10 @@ def token(client):
 def test_the_grid_shows_every_category_and_channel_with_unavailable_ones_disabled(signed_in, user):
     html = signed_in.get("/app/personal-data").get_data(as_text=True)
     assert 'id="notifications"' in html
-    assert 'name="security.email" value="1" id="nt-security-email"' in html
-    assert re.search(r'name="security.sms"[^>]* disabled aria-describedby="nt-why-sms"', html)
+    # each box is named by its row and column headers
+    assert 'id="nt-row-security"' in html and 'id="nt-col-email"' in html
+    assert 'name="security.email" value="1" aria-labelledby="nt-row-security nt-col-email"' in html
+    assert 'aria-labelledby="nt-row-security nt-col-sms" disabled aria-describedby="nt-why-sms"' in html
     assert "Confirm a phone number first." in html and 'href="/app/personal-data#phone-section"' in html
     assert "Telegram is not set up on this server." in html
     # billing and imports need their permissions (seed 002)

@@ -13,11 +13,11 @@ from tests.e2e.conftest import new_page, sign_in_page
 TEXT = {
     "en": {"saved": "Saved", "sms_reason": "Confirm a phone number first.", "save": "Save",
            "grid_saved": "Your notification choices have been saved.", "bad": "Enter an amount of zero or more",
-           "completed": "Completed", "running": "In progress", "label": "Security (new sign-in, password or 2FA changed) — E-mail"},
+           "completed": "Completed", "running": "In progress", "label": "Security (new sign-in, password or 2FA changed) E-mail"},
     "ru": {"saved": "Сохранено", "sms_reason": "Сначала подтвердите номер телефона.", "save": "Сохранить",
            "grid_saved": "Настройки уведомлений сохранены.", "bad": "Введите сумму не меньше нуля",
            "completed": "Завершена", "running": "Выполняется",
-           "label": "Безопасность (новый вход, смена пароля или 2FA) — Электронная почта"},
+           "label": "Безопасность (новый вход, смена пароля или 2FA) Электронная почта"},
 }
 
 
@@ -42,11 +42,11 @@ def test_the_grid_saves_each_box_and_explains_disabled_channels(browser, live_se
     text = TEXT[language]
     page = new_page(browser, js, locale="ru-RU" if language == "ru" else "en-US")
     sign_in_page(page, live_server)
-    sms = page.locator("#nt-security-sms")
+    sms = page.locator('[aria-labelledby="nt-row-security nt-col-sms"]')
     expect(sms).to_be_disabled()
     expect(page.locator("#nt-why-sms")).to_contain_text(text["sms_reason"])
     assert page.locator("#nt-why-sms a").get_attribute("href").endswith("#phone-section")
-    box = page.get_by_label(text["label"])
+    box = page.get_by_role("checkbox", name=text["label"])
     expect(box).to_be_checked()
     box.uncheck()
     if js:
@@ -58,7 +58,7 @@ def test_the_grid_saves_each_box_and_explains_disabled_channels(browser, live_se
         expect(page.locator("#messages")).to_contain_text(text["grid_saved"])
     assert preferences(anna)[("security", "email")] is False
     page.reload()
-    expect(page.get_by_label(text["label"])).not_to_be_checked()
+    expect(page.get_by_role("checkbox", name=text["label"])).not_to_be_checked()
     assert page.csp_violations == []
     page.context.close()
 
