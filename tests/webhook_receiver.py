@@ -54,11 +54,17 @@ def handler_for(receiver):
     return Handler
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # The default listen backlog of 5 overflowed when four delivery workers connected at once on a busy
+    # machine, and a connection was reset (test_concurrent_workers_never_send_a_delivery_twice in CI).
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @contextmanager
 def receiver_on_localhost():
     receiver = Receiver()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_for(receiver))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), handler_for(receiver))
     receiver.url = f"http://127.0.0.1:{server.server_port}/hooks/"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
