@@ -17,8 +17,10 @@ from common import ROOT, Tab, bench_env, percentiles, prepare_database, start_ba
 
 def run(port, tabs, seconds):
     latencies, errors, lock = [], [0], threading.Lock()
-    ready = threading.Barrier(len(tabs) + 1)
     deadline = [0.0]
+    # The deadline is set as the last party arrives, before anyone is released: set after the wait,
+    # a thread could read the old 0.0 and stop before its first request.
+    ready = threading.Barrier(len(tabs) + 1, action=lambda: deadline.__setitem__(0, time.monotonic() + seconds))
 
     def work(n, tab):
         local, bad = [], 0
@@ -36,7 +38,6 @@ def run(port, tabs, seconds):
     for thread in threads:
         thread.start()
     ready.wait()
-    deadline[0] = time.monotonic() + seconds
     for thread in threads:
         thread.join()
     return len(latencies) / seconds, *percentiles(latencies), errors[0]

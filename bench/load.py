@@ -42,8 +42,10 @@ def run_load(port, connections, seconds, mix=None, emails=None, rate=None):
     that waited for a busy server is charged the wait (no coordinated omission)."""
     results = []  # (kind, status, seconds)
     lock = threading.Lock()
-    ready = threading.Barrier(connections + 1)
     deadline = [0.0]
+    # The deadline is set as the last party arrives, before anyone is released: set after the wait,
+    # a thread could read the old 0.0 and stop before its first request.
+    ready = threading.Barrier(connections + 1, action=lambda: deadline.__setitem__(0, time.monotonic() + seconds))
 
     def user(n):
         client = Tab(port)
@@ -76,7 +78,6 @@ def run_load(port, connections, seconds, mix=None, emails=None, rate=None):
     for thread in threads:
         thread.start()
     ready.wait()
-    deadline[0] = time.monotonic() + seconds
     for thread in threads:
         thread.join()
     return results
