@@ -51,9 +51,8 @@ def rate_limit():
 @bp.errorhandler(HTTPException)
 def http_error(exc):
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
-             415: "unsupported_media_type", 429: "rate_limited"}
-    messages = {429: _("Too many requests for this key. Wait a little and try again."),
-                404: _("There is nothing here."), 405: _("This method is not allowed here.")}
+             415: "unsupported_media_type"}
+    messages = {404: _("There is nothing here."), 405: _("This method is not allowed here.")}
     code = exc.code or 500
     return error(code, codes.get(code, "error"), messages.get(code, exc.name))
 

@@ -87,7 +87,7 @@ class CookieSessions(SecureCookieSessionInterface):
     MAX_REMEMBERED = 4096
 
     def __init__(self):
-        self.verified = {}  # (secret key, cookie) -> (content, signed at, epoch seconds)
+        self.verified = {}  # (secret key, cookie) -> (content, signed at in epoch seconds)
 
     def open_session(self, app, request):
         value = request.cookies.get(self.get_cookie_name(app))
