@@ -57,6 +57,22 @@ def test_wrong_csrf_token_is_refused_and_changes_nothing(client, user):
     assert client.get("/app/personal-data").status_code == 302
 
 
+def test_a_token_that_verified_for_one_browser_is_refused_in_another(app, client, user):
+    """CSRF tokens are remembered once verified (extensions.RememberingCSRF): a remembered token still has
+    to belong to the session it is sent with, and a forged one is never remembered."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    data = {"email": "anna@example.com", "password": "wrong guess"}
+    assert client.post("/login", data=data, headers=headers).status_code == 422  # token verified and remembered
+    other = app.test_client()
+    other.get("/login")
+    response = other.post("/login", data={**data, "password": PASSWORD}, headers=headers)
+    assert response.status_code == 403 and "The form has expired" in response.get_data(as_text=True)
+    assert other.get("/app/personal-data").status_code == 302
+    for _ in range(2):  # a forged token stays refused: it was not remembered the first time
+        assert other.post("/login", data=data, headers={**headers, "X-CSRFToken": token[:-2] + "xx"}).status_code == 403
+
+
 def test_cross_site_post_is_refused(client, user):
     token = csrf_from(client.get("/login").get_data(as_text=True))
     data = {"csrf_token": token, "email": "anna@example.com", "password": PASSWORD}
