@@ -110,7 +110,18 @@ class RememberingCSRF(CSRFProtect):
 
 
 csrf = RememberingCSRF()
-login_manager = LoginManager()
+
+
+class ServerSessionLogin(LoginManager):
+    """Flask-Login with its session protection off for good: a signed-in session is checked against its
+    server-side record on every request (app.load_user) instead of a hash of the client's address and
+    browser, which Flask-Login would otherwise still compute on every request only to ignore it."""
+
+    def _session_protection_failed(self):
+        return False
+
+
+login_manager = ServerSessionLogin()
 
 
 # Rate limits: fixed windows counted in RATELIMIT_STORAGE_URI (memory, or Redis shared by all processes).

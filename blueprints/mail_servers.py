@@ -130,11 +130,12 @@ def require_login():
     """Every page of this area needs a signed-in person."""
 
 
-@bp.app_context_processor
-def section_helpers():
-    return {"mail_servers_for": servers_of, "mail_reason": lambda reason: REASONS.get(reason, "")}
+@bp.app_template_global("mail_reason")
+def reason_text(reason):
+    return REASONS.get(reason, "")
 
 
+@bp.app_template_global("mail_servers_for")
 def servers_of(user):
     """The person's own servers, oldest first."""
     return list(

@@ -53,6 +53,7 @@ def setup_url(user, channel):
     return None
 
 
+@bp.app_template_global()
 def notification_grid(user):
     """The section's grid: channels (with why one is unavailable and where to fix it) and a row per category."""
     problems = channel_problems(user, current_app.config)
@@ -68,6 +69,7 @@ def notification_grid(user):
     return {"channels": channels, "rows": rows, "has_problems": bool(problems)}
 
 
+@bp.app_template_global()
 def low_balance_view(user):
     """None when the person may not see billing; else the threshold as typed in the form and the currency."""
     if not has_permission(user, "billing.view"):
@@ -81,11 +83,6 @@ def current_locale():
     from flask_babel import get_locale
 
     return get_locale() or "en"
-
-
-@bp.app_context_processor
-def section_helpers():
-    return {"notification_grid": notification_grid, "low_balance_view": low_balance_view}
 
 
 def section_page(block, status=200, **context):
@@ -167,16 +164,12 @@ def unread_summary(user_id):
     return count or 0, newest or 0
 
 
+@bp.app_template_global()
 def bell_state():
     if not current_user.is_authenticated:
         return {"unread": 0}
     count, _newest = unread_summary(current_user.id)
     return {"unread": count}
-
-
-@bp.app_context_processor
-def bell_helpers():
-    return {"bell_state": bell_state}
 
 
 @bp.get("/notifications/bell")

@@ -104,13 +104,14 @@ def enforce_2fa_policy():
     """Members of an organization that requires 2FA can do nothing else until it is on."""
     if request.endpoint in SETUP_ENDPOINTS or request.endpoint is None or request.blueprint == "auth":
         return None
-    if not current_user.is_authenticated or current_user.two_factor != "off":
+    user = current_user._get_current_object()
+    if not user.is_authenticated or user.two_factor != "off":
         return None
     if g.get("impersonator") is not None:  # "Sign in as": the security pages are closed anyway
         return None
     if request.blueprint == "api":
         return None
-    if not current_user.organization.require_2fa:  # joined by the session lookup: no extra query
+    if not user.organization.require_2fa:  # joined by the session lookup: no extra query
         return None
     if request.method == "GET" and not is_htmx():
         flash(_("Your organization requires two-factor authentication. Set it up to continue."), "info")
