@@ -23,13 +23,12 @@ def render_blocks(template_name, blocks, **context):
     current_app.update_template_context(context)
     env = current_app.jinja_env
     page = env.get_template(template_name)
-    contexts, parts = {}, []  # one context per template, shared by its blocks as in a whole-page render
+    shared = page.new_context(context)  # one context for all the blocks, the page's and the frame's, as in a whole-page render
+    parts = []
     for block in blocks:
         # A block the page lacks is a part of the frame, e.g. the top bar's label.
         template = page if block in page.blocks else env.get_template("base.html")
-        if template not in contexts:
-            contexts[template] = template.new_context(context)
-        parts.append("".join(template.blocks[block](contexts[template])))
+        parts.append("".join(template.blocks[block](shared)))
     return "".join(parts)
 
 
