@@ -15,7 +15,7 @@ from flask import Flask, abort, current_app, g, request, send_from_directory, se
 from babel import Locale
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jinja2 import StrictUndefined
 from jinja2.ext import Extension
@@ -173,8 +173,6 @@ def select_timezone():
 
 def load_user(user_id):
     """The signed-in person, if their session record is still open and their account enabled."""
-    from flask import current_app
-
     if not user_id.isdigit() or g.get("backend_down"):
         return None
     cfg = current_app.config

@@ -24,7 +24,6 @@ from .forms import (
     Form,
     StrongPassword,
     max_length,
-    normalize_email,
     password_length,
     plain_text,
     required,
