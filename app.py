@@ -89,7 +89,8 @@ def create_app(config=None):
     register_cli(app)
     app.jinja_env.add_extension(CompactTemplates)
     app.jinja_env.globals.update(asset_url=asset_url, languages=app.config["LANGUAGES"])
-    app.context_processor(lambda: {"current_locale": str(get_locale())})
+    # A function, not a context processor: only whole pages ask for it, and processors run for every fragment.
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     return app
 
 

@@ -66,37 +66,15 @@ def index():
     return redirect(url_for(sections[0][0]))
 
 
-class LazySections:
-    """visible_sections(user), worked out only when a template reads it: fragments (an autosave's state
+@bp.app_template_global()
+def admin_sections():
+    """The sections the signed-in person may open (the top bar's Administration link, the back office's
+    menu), worked out once per request and only when a template asks: fragments (an autosave's state
     line, a status cell) render without the top bar, so they skip the permission query."""
-
-    def __init__(self, user):
-        self.user = user
-        self._sections = None
-
-    def _value(self):
-        if self._sections is None:
-            self._sections = visible_sections(self.user) if self.user else []
-        return self._sections
-
-    def __iter__(self):
-        return iter(self._value())
-
-    def __len__(self):
-        return len(self._value())
-
-    def __bool__(self):
-        return bool(self._value())
-
-
-@bp.app_context_processor
-def admin_frame():
-    """The top bar's Administration link and impersonation banner on every page (the avatar: blueprints.pictures)."""
-    user = current_user if current_user and current_user.is_authenticated else None
-    return {
-        "admin_sections": LazySections(user),
-        "impersonator": g.get("impersonator"),
-    }
+    if "admin_sections" not in g:
+        user = current_user if current_user and current_user.is_authenticated else None
+        g.admin_sections = visible_sections(user) if user else []
+    return g.admin_sections
 
 
 from . import clients, events, groups, impersonation, organization, users  # noqa: E402,F401  (routes register on bp)
