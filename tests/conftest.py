@@ -137,6 +137,9 @@ def config(database, tmp_path):
         "ARGON2_TIME_COST": 2,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": "localhost",
+        # The browser tests wait for these refreshes: a second instead of the five a person's page uses.
+        "MAIL_STATUS_POLL_SECONDS": 1,
+        "EXPORT_LIST_POLL_SECONDS": 1,
     }
 
 

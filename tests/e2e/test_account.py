@@ -236,7 +236,7 @@ def test_download_my_data_in_russian(browser, live_server, manager, js):
     with live_server.app.app_context():
         assert export.run_pending_exports(live_server.app.config) == 1
     if not js:
-        page.reload()  # with JavaScript the list asks again every 5 s by itself
+        page.reload()  # with JavaScript the list asks again by itself (every second in the tests)
     link = page.locator("#export-list a")
     link.wait_for(timeout=15_000)
     with page.expect_download() as download:
