@@ -24,7 +24,7 @@ def test_export_is_queued_built_in_the_background_and_holds_json_and_files(app, 
     response = form_post(signed_in, "/app/account/privacy/export", {})
     assert response.status_code == 303
     page = signed_in.get("/app/account/privacy").get_data(as_text=True)
-    assert "We are preparing your data." in page and "being prepared" in page and 'hx-trigger="every 5s"' in page
+    assert "We are preparing your data." in page and "being prepared" in page and 'hx-trigger="every 1s"' in page
     export_row = DataExport.get()
     assert export_row.status == "pending"
     assert signed_in.get(f"/app/account/privacy/export/{export_row.id}").status_code == 404  # not ready yet
@@ -34,7 +34,7 @@ def test_export_is_queued_built_in_the_background_and_holds_json_and_files(app, 
     export_row = DataExport.get()
     assert export_row.status == "done" and export_row.size > 0
     fragment = signed_in.get("/app/account/privacy?part=exports", headers=HTMX).get_data(as_text=True)
-    assert "<html" not in fragment and "Download (" in fragment and "every 5s" not in fragment  # polling stops
+    assert "<html" not in fragment and "Download (" in fragment and "every 1s" not in fragment  # polling stops
 
     response = signed_in.get(f"/app/account/privacy/export/{export_row.id}")
     assert response.status_code == 200 and response.headers["Content-Disposition"].startswith("attachment;")

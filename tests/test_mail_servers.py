@@ -353,7 +353,7 @@ def test_first_render_shows_the_stored_status_with_reason_code_and_local_time(ap
     assert "Offline" in cell and "authentication failed (535)" in cell
     assert "12:30" in cell  # 09:30 UTC shown in Moscow time
     assert "Online" in page
-    assert 'hx-trigger="every 5s"' in page  # the poller is part of the section
+    assert 'hx-trigger="every 1s"' in page  # the poller is part of the section
 
 
 def test_status_endpoint_returns_only_out_of_band_status_cells(app, signed_in, user):
@@ -371,7 +371,7 @@ def test_status_endpoint_returns_only_out_of_band_status_cells(app, signed_in, u
 
 def test_no_poller_when_there_are_no_servers(signed_in):
     page = signed_in.get("/app/personal-data").get_data(as_text=True)
-    assert "No mail servers yet." in page and "every 5s" not in page
+    assert "No mail servers yet." in page and "every 1s" not in page
 
 
 def test_status_in_russian(app, signed_in, user):
