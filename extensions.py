@@ -1,8 +1,8 @@
 """Flask extensions, created here and bound to the app in create_app()."""
+import hmac
+import logging
 import time
 from functools import cached_property
-
-import hmac
 
 from flask import current_app, g, request, session
 from flask_babel import Babel, Domain, get_locale
@@ -100,6 +100,7 @@ class RememberingCSRF(CSRFProtect):
         try:
             self.validate(self._get_csrf_token())
         except ValidationError as e:
+            logging.getLogger("flask_wtf.csrf").info(e.args[0])  # as Flask-WTF logs it
             self._error_response(e.args[0])
         if request.is_secure and current_app.config["WTF_CSRF_SSL_STRICT"]:
             if not request.referrer:
