@@ -197,3 +197,20 @@ def test_administrator_of_another_organization_gets_404_for_these_ids(app, clien
         assert response.status_code == 404, (rule.rule, method, response.status_code)
     assert Group.select().where(Group.organization == world["admin"].organization_id).count() == 2
     assert ClientTag.select().count() == 1
+
+
+def test_the_menu_shows_administration_and_the_sections_a_person_may_open(app, client, org):
+    """The top bar's Administration link and the back office's menu (admin_sections()): a member without
+    permissions sees neither; one with users.view sees the link and only the Users section."""
+    make_user(org, "plain@example.com")
+    clerk = make_user(org, "clerk@example.com")
+    grant(clerk, "users.view")
+    sign_in(client, "plain@example.com")
+    page = client.get("/app/personal-data").get_data(as_text=True)
+    assert 'href="/admin/"' not in page and "Administration" not in page
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    sign_in(client, "clerk@example.com")
+    page = client.get("/app/personal-data").get_data(as_text=True)
+    assert 'href="/admin/"' in page and "Administration" in page
+    menu = client.get("/admin/users").get_data(as_text=True)
+    assert 'href="/admin/users"' in menu and 'href="/admin/groups"' not in menu and 'href="/admin/events"' not in menu
