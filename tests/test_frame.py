@@ -213,3 +213,19 @@ def test_pages_are_sent_without_template_indentation(signed_in):
 
     css = signed_in.get(asset_url("css/app.css")).get_data(as_text=True)
     assert "{ " not in css and ": " not in css and "; " not in css and 'content:"▾"' in css
+
+
+def test_templates_see_globals_with_jinjas_precedence(app):
+    """app.MergedGlobalsTemplate builds contexts itself: the render's variables still win over the
+    template's own globals, which win over the environment's."""
+    env = app.jinja_env
+    env.globals["greeting"] = "environment"
+    try:
+        plain = env.from_string("{{ greeting }}, {{ languages|join('/') }}")
+        assert plain.render() == "environment, en/ru"
+        own = env.from_string("{{ greeting }}", globals={"greeting": "template"})
+        assert own.render() == "template"
+        assert own.render(greeting="render") == "render"
+        assert env.from_string("{{ asset_url('css/app.css') }}").render().startswith("/static/css/app.")
+    finally:
+        del env.globals["greeting"]
