@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import peewee
 import redis
-from flask import Flask, abort, current_app, g, request, send_from_directory, session
 from babel import Locale
+from flask import Flask, abort, current_app, g, request, send_from_directory, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user

@@ -23,7 +23,7 @@ def render_blocks(template_name, blocks, **context):
     current_app.update_template_context(context)
     env = current_app.jinja_env
     page = env.get_template(template_name)
-    shared = page.new_context(context)  # one context for all the blocks, the page's and the frame's, as in a whole-page render
+    shared = page.new_context(context)  # for the page's blocks and the frame's alike, as in a whole-page render
     parts = []
     for block in blocks:
         # A block the page lacks is a part of the frame, e.g. the top bar's label.
