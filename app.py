@@ -13,7 +13,6 @@ import peewee
 import redis
 from babel import Locale
 from flask import Flask, abort, current_app, g, request, send_from_directory, session
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -25,7 +24,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, Config
-from extensions import babel, csrf, init_rate_limits, install_template_gettext, login_manager
+from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager
 from models import User, db, open_database
 from services import passwords
 from services.sessions import CookieSessions, live_session
@@ -90,8 +89,6 @@ def create_app(config=None):
     app.jinja_env.add_extension(CompactTemplates)
     app.jinja_env.template_class = MergedGlobalsTemplate
     app.jinja_env.globals.update(asset_url=asset_url, languages=app.config["LANGUAGES"])
-    # A function, not a context processor: only whole pages ask for it, and processors run for every fragment.
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     return app
 
 
@@ -137,7 +134,7 @@ def instance_secret(instance_path):
 
 def init_extensions(app):
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
-    install_template_gettext(app)
+    install_template_i18n(app)
     csrf.init_app(app)
     init_rate_limits(app)
     login_manager.init_app(app)

@@ -56,8 +56,15 @@ def template_gettext(context, string, **variables):
     return text % variables
 
 
-def install_template_gettext(app):
-    app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext)
+def locale_code():
+    """The request's language code ("en" or "ru"); "en" outside a request."""
+    return str(get_locale() or "en")
+
+
+def install_template_i18n(app):
+    # locale_code is a function, not a context processor: only whole pages ask for it (<html lang>),
+    # and context processors run for every fragment.
+    app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext, locale_code=locale_code)
 
 
 class RememberingCSRF(CSRFProtect):
@@ -78,14 +85,14 @@ class RememberingCSRF(CSRFProtect):
 
     def validate(self, token):
         config = current_app.config
+        if config["WTF_CSRF_TIME_LIMIT"] is not None:  # tokens that expire cannot be remembered
+            return validate_csrf(token)
         field = config["WTF_CSRF_FIELD_NAME"]
         key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, token)
         expected = session.get(field)
         raw = self.verified.get(key) if token else None
-        if raw is None or expected is None or config["WTF_CSRF_TIME_LIMIT"] is not None:
+        if raw is None or expected is None:
             validate_csrf(token)  # raises with Flask-WTF's reason
-            if config["WTF_CSRF_TIME_LIMIT"] is not None:
-                return
             if len(self.verified) >= self.MAX_REMEMBERED:
                 self.verified.clear()
             self.verified[key] = session[field]

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from peewee import fn
 
+from extensions import locale_code
 from models import LowBalanceAlert, Notification, Prepared
 from models.notifications import CATEGORIES, CHANNELS
 from services import audit
@@ -76,13 +77,7 @@ def low_balance_view(user):
         return None
     alert = LowBalanceAlert.get_or_none(LowBalanceAlert.user == user.id)
     return {"value": f"{alert.threshold:.2f}" if alert else "", "currency": user.organization.currency,
-            "shown": format_money(alert.threshold, user.organization.currency, str(current_locale())) if alert else ""}
-
-
-def current_locale():
-    from flask_babel import get_locale
-
-    return get_locale() or "en"
+            "shown": format_money(alert.threshold, user.organization.currency, locale_code()) if alert else ""}
 
 
 def section_page(block, status=200, **context):
@@ -178,7 +173,7 @@ def bell():
     if not is_htmx():  # a plain visit gets the page the bell links to
         return see_other(url_for("notifications.feed"))
     count, newest = unread_summary(current_user.id)
-    tag = 'W/"bell-' + hashlib.sha256(f"{count}.{newest}.{current_locale()}".encode()).hexdigest()[:16] + '"'
+    tag = 'W/"bell-' + hashlib.sha256(f"{count}.{newest}.{locale_code()}".encode()).hexdigest()[:16] + '"'
     if tag in request.headers.get("If-None-Match", ""):
         response = make_response("", 304)
     else:
@@ -193,7 +188,7 @@ def feed_context(user):
     before = request.args.get("before", "")
     before = int(before) if before.isdigit() and len(before) < 12 else None
     rows, next_before = feed_page(user.id, before=before)
-    locale = str(current_locale())
+    locale = locale_code()
     items = [notification_view(row, user, locale) for row in rows]
     for item, row in zip(items, rows):
         item["url"] = json.loads(row.data or "{}").get("result_url", "")

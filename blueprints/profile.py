@@ -11,7 +11,7 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
-from extensions import count_attempt, login_manager, seconds_until_allowed
+from extensions import count_attempt, locale_code, login_manager, seconds_until_allowed
 from models import Prepared, User, db, utcnow
 from services import audit, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
@@ -203,12 +203,6 @@ def add_error(field, message):
 # --- page context -----------------------------------------------------------------------------
 
 
-def locale_name():
-    from flask_babel import get_locale
-
-    return str(get_locale() or "en")
-
-
 def balance_info(organization):
     """(formatted balance, None) or (None, reason why there is none to show)."""
     if organization.tariff == "corporate":
@@ -217,7 +211,7 @@ def balance_info(organization):
         return None, _("Your organization uses a prepaid plan, so there is no running balance.")
     if organization.balance is None:
         return None, _("The balance is not configured yet. Contact your account manager to set it up.")
-    return region.format_money(organization.balance, organization.currency, locale_name()), None
+    return region.format_money(organization.balance, organization.currency, locale_code()), None
 
 
 def contacts_locked(user, kind):
@@ -237,7 +231,7 @@ def page_context(user, **overrides):
         "role_label": ROLE_LABELS.get(user.role, user.role),
         "legal_form_label": LEGAL_FORMS.get(organization.legal_form, organization.legal_form),
         "phone_display": region.format_phone(user.phone),
-        "country_label": region.country_name(user.country, locale_name()),
+        "country_label": region.country_name(user.country, locale_code()),
         "zone_label": user.time_zone or region.zone_for_country(user.country) or "UTC",
         "autosave_fields": [
             FullNameForm(formdata=None, data={"full_name": user.full_name}).full_name,
@@ -324,7 +318,7 @@ def edit_region():
     # A GET with the form's fields is htmx asking for the zone list of a newly chosen country: nothing is saved.
     preview = {"formdata": request.args} if request.method == "GET" and "country" in request.args else {}
     form = RegionForm(
-        locale_name(),
+        locale_code(),
         usual_countries=organization_countries(user),
         countries_part=request.args.get("countries"),
         zones=request.args.get("zones"),
@@ -346,7 +340,7 @@ def edit_region():
         User.update(language=form.language.data or None, country=country, time_zone=zone).where(User.id == user.id).execute()
         profile_changed(user, ["language", "country", "time_zone"])
     language = form.language.data or None
-    with force_locale(language or locale_name()):
+    with force_locale(language or locale_code()):
         flash(_("Language and region saved."), "success")
     return see_other(url_for(".personal_data"))
 
@@ -536,7 +530,7 @@ def throttle_message(exc):
 def send_phone_code(user, phone):
     """Send a code to `phone`; None when sent, else a translated reason and a status."""
     def deliver(code):
-        with force_locale(user.language or locale_name()):
+        with force_locale(user.language or locale_code()):
             text = _("Kabinet code: %(code)s. It is valid for 10 minutes. Do not tell it to anyone.", code=code)
         send_sms(current_app.config, phone, text)
 

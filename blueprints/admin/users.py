@@ -6,12 +6,13 @@ from datetime import timedelta
 import phonenumbers
 from babel import Locale
 from flask import abort, current_app, flash, request, url_for
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
+from extensions import locale_code
 from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
 from services import audit, otp, passwords, sessions, tokens
@@ -36,7 +37,7 @@ IP_LIST_MAX = 50
 
 
 def country_choices():
-    territories = Locale.parse(str(get_locale())).territories
+    territories = Locale.parse(locale_code()).territories
     return sorted(((code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha()), key=lambda x: x[1])
 
 
