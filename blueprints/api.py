@@ -11,9 +11,12 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from config import Config
 from extensions import count_attempt, csrf, seconds_until_allowed
 from models import User
-from services import apikeys, audit
+from services import apikeys, audit, region
+
+from .api_spec import document, form_schema, operation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -26,6 +29,13 @@ def error(status, code, message):
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="kabinet"'
+    return response
+
+
+def error_fields(fields):
+    """422 with each invalid field's messages."""
+    response = jsonify({"code": "invalid", "message": _("Some fields are not valid."), "fields": fields})
+    response.status_code = 422
     return response
 
 
@@ -112,12 +122,26 @@ def user_json(user):
 
 @bp.get("/me")
 @scope("read")
+@operation("The key's owner", {"$ref": "#/components/schemas/User"})
 def me():
     return jsonify(user_json(g.api_user))
 
 
+def profile_body():
+    """PATCH /me's body: the personal-data page's forms, and what RegionForm checks in code."""
+    from blueprints.profile import FullNameForm, RegionForm, ShortInfoForm
+
+    return form_schema((FullNameForm, ShortInfoForm, RegionForm), PROFILE_FIELDS, overrides={
+        "language": {"enum": ["", *current_app.config["LANGUAGES"]], "description": "Empty: the browser's language"},
+        "time_zone": {"enum": ["", *region.time_zones()], "description": "An IANA name; empty: from the country"},
+    }, example={"full_name": "Anna Petrova", "time_zone": "Europe/Moscow"})
+
+
 @bp.patch("/me")
 @scope("write")
+@operation("Change name, short info, language or time zone", {"$ref": "#/components/schemas/User"},
+           description="Validated like the personal-data page; an empty object changes nothing.",
+           body=profile_body)
 def update_me():
     """Change name, short info, language or time zone, validated by the same forms as the page."""
     from blueprints.profile import FullNameForm, RegionForm, ShortInfoForm
@@ -146,9 +170,7 @@ def update_me():
             errors.update({name: [str(m) for m in messages] for name, messages in form.errors.items()})
     errors = {k: v for k, v in errors.items() if k in data}
     if errors:
-        response = jsonify({"code": "invalid", "message": _("Some fields are not valid."), "fields": errors})
-        response.status_code = 422
-        return response
+        return error_fields(errors)
     changes = {field: (forms[0].full_name.data if field == "full_name" else
                        forms[1].short_info.data if field == "short_info" else
                        getattr(forms[2], field).data or None)
@@ -161,15 +183,21 @@ def update_me():
 
 @bp.get("/notifications")
 @scope("read")
+@operation("In-app notifications, newest first", {
+    "type": "object", "required": ["items", "next_cursor"], "properties": {
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
+        "next_cursor": {"type": ["string", "null"], "pattern": "^[0-9]{1,19}$"}}},
+    description="Texts are in the key owner's language, times in UTC. Pass `next_cursor` back as `cursor` "
+                "for the next page; it is null on the last.",
+    query={"cursor": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "next_cursor of the previous page"},
+           "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}})
 def notifications():
     """The key owner's in-app notifications, newest first, `limit` at a time; `cursor` continues a listing."""
     from services.notifications import feed_page, notification_view
 
-    cursor, limit = request.args.get("cursor", ""), request.args.get("limit", "20")
-    if (cursor and not (cursor.isdigit() and len(cursor) < 19)) or not (limit.isdigit() and 1 <= int(limit) <= 100):
-        return error(422, "invalid", _("cursor must be a value from next_cursor, limit a number from 1 to 100."))
+    cursor, limit = g.api_query["cursor"], g.api_query["limit"]
     user = g.api_user
-    rows, next_before = feed_page(user.id, before=int(cursor) if cursor else None, per_page=int(limit))
+    rows, next_before = feed_page(user.id, before=int(cursor) if cursor else None, per_page=limit)
     with force_locale(user.language or "en"):
         items = [notification_view(row, user, user.language or "en") for row in rows]
     return jsonify({"items": items, "next_cursor": str(next_before) if next_before else None})
@@ -182,41 +210,31 @@ def not_found(_rest):
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(OPENAPI)
-
-
-def _error_schema():
-    return {"$ref": "#/components/schemas/Error"}
-
-
-def _responses(ok, *codes):
-    described = {"401": "No key, or a revoked, expired or unknown key", "403": "The key lacks the scope",
-                 "422": "Invalid input", "429": "Rate limit for this key reached", "400": "Not a JSON object"}
-    out = {"200": ok}
-    for code in codes:
-        out[code] = {"description": described[code],
-                     "content": {"application/json": {"schema": _error_schema()}}}
-    return out
+    return jsonify(document())
 
 
 USER_SCHEMA = {
     "type": "object",
+    "required": ["id", "email", "full_name", "short_info", "phone", "language", "country", "time_zone", "two_factor",
+                 "organization"],
     "properties": {
         "id": {"type": "integer"}, "email": {"type": "string", "format": "email"},
-        "full_name": {"type": "string", "maxLength": 200}, "short_info": {"type": "string", "maxLength": 200},
+        "full_name": {"type": "string"}, "short_info": {"type": "string"},
         "phone": {"type": ["string", "null"], "description": "E.164"},
-        "language": {"type": ["string", "null"], "enum": ["en", "ru", None]},
+        "language": {"type": ["string", "null"], "enum": [*Config.LANGUAGES, None]},
         "country": {"type": ["string", "null"]}, "time_zone": {"type": ["string", "null"]},
         "two_factor": {"type": "string", "enum": ["off", "email", "totp"]},
-        "organization": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        "organization": {"type": "object", "required": ["id", "name"],
+                         "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
     },
 }
 
-OPENAPI = {
+COMPONENTS = {
     "openapi": "3.1.0",
     "info": {"title": "Kabinet API", "version": "1",
              "description": "Authenticate with `Authorization: Bearer <key>` (API keys are made under "
-                            "Security → API keys). Errors are JSON objects with `code` and `message`."},
+                            "Security → API keys). Errors are JSON objects with `code`, `message` and, for invalid "
+                            "input, `fields`. Built from the routes themselves (blueprints/api_spec.py)."},
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearer": []}],
     "components": {
@@ -235,38 +253,6 @@ OPENAPI = {
                                  "title": {"type": "string"}, "text": {"type": "string"},
                                  "created_at": {"type": "string", "format": "date-time"},
                                  "read": {"type": "boolean"}}},
-        },
-    },
-    "paths": {
-        "/me": {
-            "get": {"summary": "The key's owner", "description": "Scope: read.",
-                    "responses": _responses({"description": "The person", "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/User"}}}}, "401", "403", "429")},
-            "patch": {"summary": "Change name, short info, language or time zone", "description": "Scope: write.",
-                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                          "type": "object", "additionalProperties": False,
-                          "properties": {"full_name": {"type": "string", "maxLength": 200},
-                                         "short_info": {"type": "string", "maxLength": 200},
-                                         "language": {"type": "string", "enum": ["", "en", "ru"]},
-                                         "time_zone": {"type": "string", "description": "IANA name, or empty"}}}}}},
-                      "responses": _responses({"description": "The changed person", "content": {
-                          "application/json": {"schema": {"$ref": "#/components/schemas/User"}}}},
-                          "400", "401", "403", "422", "429")},
-        },
-        "/notifications": {
-            "get": {"summary": "In-app notifications, newest first",
-                    "description": "Scope: read. Texts are in the key owner's language, times in UTC. Pass "
-                                   "`next_cursor` back as `cursor` for the next page; it is null on the last.",
-                    "parameters": [
-                        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-                         "description": "next_cursor of the previous page"},
-                        {"name": "limit", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}],
-                    "responses": _responses({"description": "A page of notifications", "content": {
-                        "application/json": {"schema": {"type": "object", "required": ["items", "next_cursor"],
-                                                        "properties": {
-                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
-                            "next_cursor": {"type": ["string", "null"]}}}}}}, "401", "403", "422", "429")},
         },
     },
 }

@@ -7,9 +7,11 @@ from werkzeug.datastructures import MultiDict
 
 from models import Organization
 from services import invoices
+from services.invoices import STATUS_LABELS
 from services.permissions import has_permission
 
-from .api import OPENAPI, _responses, bp, error, scope
+from .api import bp, error, error_fields, scope
+from .api_spec import form_schema, operation
 
 FIELDS = ("number", "issued_on", "period_start", "period_end", "amount", "description", "status")
 
@@ -28,8 +30,34 @@ def invoice_json(invoice):
     }
 
 
+INVOICE_SCHEMA = {
+    "type": "object",
+    "required": ["id", "number", "issued_on", "period_start", "period_end", "amount", "currency", "status",
+                 "description"],
+    "properties": {
+        "id": {"type": "integer"}, "number": {"type": "string"},
+        "issued_on": {"type": "string", "format": "date"}, "period_start": {"type": "string", "format": "date"},
+        "period_end": {"type": "string", "format": "date"},
+        "amount": {"type": "string", "description": "Decimal, e.g. \"4900.00\""},
+        "currency": {"type": "string"}, "status": {"type": "string", "enum": list(STATUS_LABELS)},
+        "description": {"type": "string"},
+    },
+}
+
+
+def invoice_body():
+    from .account import IssueInvoiceForm
+
+    return form_schema((IssueInvoiceForm,), FIELDS, required=("issued_on", "period_start", "period_end", "amount"),
+                       example={"issued_on": "2026-03-01", "period_start": "2026-03-01", "period_end": "2026-03-31",
+                                "amount": "4900.00", "description": "Тариф «Стандарт»"})
+
+
 @bp.post("/invoices")
 @scope("write")
+@operation("Issue an invoice to the key owner's organization", INVOICE_SCHEMA, status=201, body=invoice_body,
+           description="The key's owner needs the billing.edit permission. The number is given automatically "
+                       "(2026-0007) when left out; the period may not end before it starts.")
 def create_invoice():
     from .account import IssueInvoiceForm
 
@@ -47,10 +75,7 @@ def create_invoice():
     values = {"status": "issued", **{k: str(v) for k, v in data.items() if v is not None}}
     form = IssueInvoiceForm(formdata=MultiDict(values), meta={"csrf": False})
     if not form.validate():
-        response = jsonify({"code": "invalid", "message": _("Some fields are not valid."),
-                            "fields": {k: [str(m) for m in v] for k, v in form.errors.items()}})
-        response.status_code = 422
-        return response
+        return error_fields({k: [str(m) for m in v] for k, v in form.errors.items()})
     org = Organization.get_by_id(user.organization_id)
     try:
         invoice = invoices.issue_invoice(
@@ -63,29 +88,3 @@ def create_invoice():
     response = jsonify(invoice_json(invoice))
     response.status_code = 201
     return response
-
-
-OPENAPI["paths"]["/invoices"] = {
-    "post": {
-        "summary": "Issue an invoice to the key owner's organization",
-        "description": "Scope: write; the key's owner needs the billing.edit permission. The number is "
-                       "given automatically (2026-0007) when left out.",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False,
-            "required": ["issued_on", "period_start", "period_end", "amount"],
-            "properties": {
-                "number": {"type": "string", "maxLength": 40},
-                "issued_on": {"type": "string", "format": "date"},
-                "period_start": {"type": "string", "format": "date"},
-                "period_end": {"type": "string", "format": "date"},
-                "amount": {"type": "string", "description": "Decimal, e.g. \"4900.00\"; more than zero"},
-                "description": {"type": "string", "maxLength": 300},
-                "status": {"type": "string", "enum": ["issued", "paid"]},
-            }}}}},
-        "responses": {
-            **_responses({"description": "unused"}, "400", "401", "403", "422", "429"),
-            "201": {"description": "The invoice", "content": {"application/json": {"schema": {"type": "object"}}}},
-        },
-    },
-}
-OPENAPI["paths"]["/invoices"]["post"]["responses"].pop("200")

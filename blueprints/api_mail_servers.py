@@ -5,30 +5,8 @@ from flask import abort, g, jsonify
 from models import MailServer
 from services.mail_servers import api_view
 
-from .api import OPENAPI, _responses, bp, scope
-
-
-def own_servers():
-    user = g.api_user
-    return MailServer.select().where(
-        MailServer.owner == user.id, MailServer.organization == user.organization_id
-    )
-
-
-@bp.get("/mail-servers")
-@scope("read")
-def mail_servers():
-    return jsonify({"items": [api_view(server) for server in own_servers().order_by(MailServer.id)]})
-
-
-@bp.get("/mail-servers/<int:server_id>")
-@scope("read")
-def mail_server(server_id):
-    server = own_servers().where(MailServer.id == server_id).first()
-    if server is None:
-        abort(404)  # the API's own handler answers in JSON; someone else's id looks like a missing one
-    return jsonify(api_view(server))
-
+from .api import bp, scope
+from .api_spec import ID_MAX, operation
 
 SERVER_SCHEMA = {
     "type": "object",
@@ -48,14 +26,28 @@ SERVER_SCHEMA = {
         "reply_code": {"type": ["integer", "null"]},
     },
 }
-OPENAPI["paths"]["/mail-servers"] = {"get": {
-    "summary": "The key owner's mail servers with their last checked status (scope: read)",
-    "responses": _responses({"description": "The servers", "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"items": {"type": "array", "items": SERVER_SCHEMA}}}}}}, "401", "403", "429"),
-}}
-OPENAPI["paths"]["/mail-servers/{id}"] = {"get": {
-    "summary": "One of the key owner's mail servers (scope: read); another person's id answers 404",
-    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-    "responses": _responses({"description": "The server", "content": {"application/json": {
-        "schema": SERVER_SCHEMA}}}, "401", "403", "429"),
-}}
+
+
+def own_servers():
+    user = g.api_user
+    return MailServer.select().where(
+        MailServer.owner == user.id, MailServer.organization == user.organization_id
+    )
+
+
+@bp.get("/mail-servers")
+@scope("read")
+@operation("The key owner's mail servers with their last checked status", {
+    "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": SERVER_SCHEMA}}})
+def mail_servers():
+    return jsonify({"items": [api_view(server) for server in own_servers().order_by(MailServer.id)]})
+
+
+@bp.get(f"/mail-servers/<int(max={ID_MAX}):server_id>")  # a larger id fits no column: 404, like a missing one
+@scope("read")
+@operation("One of the key owner's mail servers", SERVER_SCHEMA, description="Another person's id answers 404.")
+def mail_server(server_id):
+    server = own_servers().where(MailServer.id == server_id).first()
+    if server is None:
+        abort(404)  # the API's own handler answers in JSON; someone else's id looks like a missing one
+    return jsonify(api_view(server))

@@ -144,7 +144,7 @@ def test_the_openapi_document_describes_every_route(app, client):
         if endpoint in UNGUARDED:
             continue
         rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint and method in r.methods)
-        path = re.sub(r"<(?:\w+:)?(\w+)>", "{id}", rule.rule[len(API):])
+        path = re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"{\1}", rule.rule[len(API):])
         assert method.lower() in document["paths"].get(path, {}), f"{method} {path} missing from openapi.json"
     for path in ("/me", "/mail-servers", "/notifications"):
         assert path in document["paths"]
