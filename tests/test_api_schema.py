@@ -129,3 +129,13 @@ def test_every_documented_status_is_one_the_route_answers_and_back(app, client, 
             for code, schema in operation["responses"].items():
                 assert "application/json" in schema["content"], f"{method} {path} {code}"
     assert problems == [], "\n".join(problems)
+
+
+def test_query_parameters_are_checked_by_their_declaration(client, key):
+    headers = {"Authorization": f"Bearer {key}", "Accept-Language": "ru"}
+    for bad in ("limit=0", "limit=%C2%B2", "limit=" + "9" * 30, "cursor=%C2%B2", "cursor=" + "9" * 19):
+        response = client.get(f"{API}/notifications?{bad}", headers=headers)
+        assert response.status_code == 422, bad
+    body = client.get(f"{API}/notifications?limit=101", headers=headers).get_json()
+    assert body["fields"] == {"limit": ["Введите целое число от 1 до 100."]}
+    assert client.get(f"{API}/notifications?limit=&cursor=", headers=headers).status_code == 200
