@@ -62,7 +62,9 @@ def rate_limit():
 def http_error(exc):
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
              415: "unsupported_media_type"}
-    messages = {404: _("There is nothing here."), 405: _("This method is not allowed here.")}
+    messages = {404: _("There is nothing here."), 405: _("This method is not allowed here."),
+                413: _("The request is too large: at most %(size)d bytes.",
+                       size=current_app.config["MAX_CONTENT_LENGTH"] or 0)}
     code = exc.code or 500
     return error(code, codes.get(code, "error"), messages.get(code, exc.name))
 

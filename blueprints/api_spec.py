@@ -4,7 +4,7 @@ The URL map gives the paths, the methods and the path parameters (an int convert
 parameter's minimum and maximum). Each view's `@operation(...)`, written next to the route, gives its
 summary, its answer, its query parameters (the same declaration checks the query string) and its JSON
 body (a schema derived from the WTForms form that validates it: lengths, patterns, choices). The error
-answers follow from what the route has: a scope (401, 403, 429), a body (400, 422), query parameters
+answers follow from what the route has: a scope (401, 403, 429), a body (400, 413, 422), query parameters
 (422), a path parameter (404). A route under /api/v1 without `@operation` makes the document fail to
 build, which the tests notice.
 """
@@ -26,6 +26,7 @@ WHY = {
     "401": "No key, or a revoked, expired or unknown key",
     "403": "The key lacks the scope, or its owner the permission",
     "404": "No such item (someone else's counts as none)",
+    "413": "The body is larger than MAX_CONTENT_LENGTH, {size} bytes on this server",
     "422": "Invalid input: `fields` names each field with its messages",
     "429": "The rate limit of this key is reached; see Retry-After",
 }
@@ -139,7 +140,9 @@ def path_parameter(name, converter):
 
 
 def described(*codes):
-    return {code: {"description": WHY[code], "content": {"application/json": {"schema": ERROR}}} for code in codes}
+    size = current_app.config["MAX_CONTENT_LENGTH"]
+    return {code: {"description": WHY[code].format(size=size), "content": {"application/json": {"schema": ERROR}}}
+            for code in codes}
 
 
 def build_operation(rule, view):
@@ -158,7 +161,7 @@ def build_operation(rule, view):
         errors.append("422")
     if spec["body"]:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]()}}}
-        errors += ["400", "422"]
+        errors += ["400", "413", "422"]
     out["responses"] = {str(spec["status"]): {"description": "OK", "content": {"application/json": {
         "schema": spec["response"]}}}, **described(*sorted(set(errors)))}
     if not out["parameters"]:

@@ -106,6 +106,9 @@ def provoke(app, client, owner, path, method, operation):
     if body:
         got.setdefault(send(json=None, data="not json", content_type="application/json"), "a body that is not JSON")
         got.setdefault(send(json={"no_such_field": 1}), "an unknown field")
+        size, app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONTENT_LENGTH"], 100
+        got.setdefault(send(json={"no_such_field": "x" * 100}), "a body over MAX_CONTENT_LENGTH")
+        app.config["MAX_CONTENT_LENGTH"] = size
     for parameter in operation.get("parameters", ()):
         if parameter["in"] == "query":
             got.setdefault(send(query_string={parameter["name"]: "-1x"}), f"a wrong {parameter['name']}")
