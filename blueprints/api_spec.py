@@ -56,8 +56,8 @@ def operation(summary, response, *, status=200, description="", body=None, query
 
 
 def parse_query(declared):
-    """Query values by their declared schema (integer: digits within minimum..maximum; string: maxLength,
-    pattern); returns (values, {name: [message]}) with defaults for the ones left out."""
+    """Query values by their declared schema (integer: digits within minimum..maximum; string: printable,
+    maxLength, pattern); returns (values, {name: [message]}) with defaults for the ones left out."""
     values, problems = {}, {}
     for name, schema in declared.items():
         raw = request.args.get(name)
@@ -70,7 +70,7 @@ def parse_query(declared):
                 values[name] = int(raw)
                 continue
             problems[name] = [_("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)]
-        elif len(raw) <= schema.get("maxLength", 1000) and re.search(schema.get("pattern", ""), raw):
+        elif raw.isprintable() and len(raw) <= schema.get("maxLength", 1000) and re.search(schema["pattern"], raw):
             values[name] = raw
         else:
             problems[name] = [_("This value is not valid here.")]
@@ -100,10 +100,12 @@ def field_schema(unbound):
                 patterns.append(r"\S")  # DataRequired refuses whitespace alone
         elif isinstance(validator, Regexp):
             patterns.append(validator.regex.pattern)
-        elif isinstance(validator, NumberRange) and issubclass(kind, (DecimalField, IntegerField)):
+        elif isinstance(validator, NumberRange) and issubclass(kind, IntegerField):
+            schema = {"type": "integer", **bounds(validator, int)}
+        elif isinstance(validator, NumberRange) and issubclass(kind, DecimalField) and validator.max is not None:
             digits = len(str(int(validator.max))) - 1  # below the maximum's power of ten, for the string form
             places = kwargs.get("places") or 2
-            schema = {"type": ["string", "number"], "minimum": float(validator.min), "maximum": float(validator.max),
+            schema = {"type": ["string", "number"], **bounds(validator, float),
                       "pattern": rf"^[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$",
                       "description": f"A decimal from {validator.min} to {validator.max}, as a string or a number"}
         elif validator in VALIDATOR_SCHEMAS:
@@ -113,6 +115,11 @@ def field_schema(unbound):
     elif patterns:
         schema["allOf"] = [{"pattern": pattern} for pattern in patterns]
     return schema
+
+
+def bounds(number_range, kind):
+    return {key: kind(value) for key, value in (("minimum", number_range.min), ("maximum", number_range.max))
+            if value is not None}
 
 
 def form_schema(forms, fields, required=(), overrides=None, example=None):
