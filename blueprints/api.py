@@ -16,7 +16,7 @@ from extensions import count_attempt, csrf, seconds_until_allowed
 from models import User
 from services import apikeys, audit, region
 
-from .api_spec import document, form_schema, operation
+from .api_spec import ID_MAX, document, form_schema, operation
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -191,7 +191,8 @@ def update_me():
         "next_cursor": {"type": ["string", "null"], "pattern": "^[0-9]{1,19}$"}}},
     description="Texts are in the key owner's language, times in UTC. Pass `next_cursor` back as `cursor` "
                 "for the next page; it is null on the last.",
-    query={"cursor": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "next_cursor of the previous page"},
+    query={"cursor": {"type": "integer", "minimum": 1, "maximum": ID_MAX,
+                      "description": "next_cursor of the previous page"},
            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}})
 def notifications():
     """The key owner's in-app notifications, newest first, `limit` at a time; `cursor` continues a listing."""
@@ -199,7 +200,7 @@ def notifications():
 
     cursor, limit = g.api_query["cursor"], g.api_query["limit"]
     user = g.api_user
-    rows, next_before = feed_page(user.id, before=int(cursor) if cursor else None, per_page=limit)
+    rows, next_before = feed_page(user.id, before=cursor, per_page=limit)
     with force_locale(user.language or "en"):
         items = [notification_view(row, user, user.language or "en") for row in rows]
     return jsonify({"items": items, "next_cursor": str(next_before) if next_before else None})

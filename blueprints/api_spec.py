@@ -22,7 +22,7 @@ from .forms import CONTROL_CHARS, plain_text
 ID_MAX = 2**63 - 1  # the largest id a database row can have (BIGINT); a path id above it is never valid
 ERROR = {"$ref": "#/components/schemas/Error"}
 WHY = {
-    "400": "The body is not a JSON object",
+    "400": "The body is not a JSON object the server can read",
     "401": "No key, or a revoked, expired or unknown key",
     "403": "The key lacks the scope, or its owner the permission",
     "404": "No such item (someone else's counts as none)",
