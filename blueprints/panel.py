@@ -35,7 +35,7 @@ def section_of(endpoint):
 
 # (group title, [(endpoint, label, permission or None for everyone)]), in panel order.
 GROUPS = (
-    (_l("Me"), (
+    (_l("My account"), (
         ("profile.personal_data", _l("Personal data"), None),
         ("security.index", _l("Security"), None),
         ("notifications.feed", _l("Notifications"), None),
