@@ -7,7 +7,7 @@ from tests.conftest import sign_in
 
 def panel_links(html):
     """[(href, text, current)] of the panel's links."""
-    nav = re.search(r'<details class="panel">(.*?)</details>', html, re.S)
+    nav = re.search(r'<details class="panel">(.*?)</details>', html, re.DOTALL)
     assert nav, "no account panel on the page"
     return [(href, text.strip(), bool(current))
             for href, current, text in re.findall(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>', nav.group(1))]
