@@ -45,7 +45,7 @@ GROUPS = (
     (_l("Organization"), (
         ("account.billing", _l("Settlements"), "billing.view"),
         ("account.file_list", _l("File manager"), "files.manage"),
-        ("account.agreements", _l("GDPR"), "gdpr.manage"),
+        ("account.agreements", _l("Data processing agreements"), "gdpr.manage"),
         ("security.api_keys", _l("Integrations"), None),
     )),
 )

@@ -26,7 +26,7 @@ def test_an_administrator_sees_the_organization_and_administration(admin_client)
     html = admin_client.get("/app/security/sessions").get_data(as_text=True)
     links = panel_links(html)
     texts = [text for _href, text, _c in links]
-    assert texts[5:] == ["Settlements", "File manager", "GDPR", "Integrations", "Users", "Groups", "Client tags",
+    assert texts[5:] == ["Settlements", "File manager", "Data processing agreements", "Integrations", "Users", "Groups", "Client tags",
                          "Clients", "Events log", "Organization"]
     assert "Organization</p>" in html and "Administration</p>" in html  # the group titles
     assert [text for _href, text, current in links if current] == ["Security"]
@@ -60,3 +60,15 @@ def test_the_panel_speaks_russian(app, client, admin):
 
 def test_signed_out_pages_have_no_panel(client):
     assert 'class="panel"' not in client.get("/login").get_data(as_text=True)
+
+
+def test_every_entry_is_named_as_its_page_in_both_languages(app, client, admin):
+    """The panel says what the page it opens says in its heading (not "Personal account" for "Personal data")."""
+    sign_in(client, "boss@example.com")
+    for language in ("en", "ru"):
+        admin.language = language
+        admin.save()
+        for href, text, _current in panel_links(client.get("/app/personal-data").get_data(as_text=True)):
+            html = client.get(href, follow_redirects=True).get_data(as_text=True)
+            heading = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.DOTALL).group(1)
+            assert text == re.sub(r"<[^>]+>", "", heading).strip(), (language, href)
