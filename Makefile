@@ -10,7 +10,7 @@ AXE := $(VENV)/axe-core-$(AXE_VERSION)/axe.min.js
 # pytest-xdist processes per run; each has its own SQLite file, PostgreSQL database (<name>_gw0, ...) and browser.
 TEST_WORKERS ?= 2
 
-.PHONY: run prod test translations clean
+.PHONY: run prod test screenshots translations clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: $(BIN)/.installed $(CATALOGS) $(AXE)
 		TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e and not standalone"; \
 	elif [ "$$CI" = "true" ]; then echo "PostgreSQL is required in CI but not reachable"; exit 1; \
 	else echo "PostgreSQL not reachable at $(TEST_DATABASE_URL): skipped the PostgreSQL run"; fi
+
+# Every page at 360 and 1280 px in English and Russian into test-artifacts/screenshots/, with an index.html that
+# shows them side by side (the layout guard's walk, tests/e2e/test_layout.py, saving pictures as it goes).
+SCREENSHOTS := test-artifacts/screenshots
+screenshots: $(BIN)/.installed $(CATALOGS)
+	rm -rf $(SCREENSHOTS)
+	KABINET_SCREENSHOTS=$(CURDIR)/$(SCREENSHOTS) $(BIN)/python -m pytest -n 0 -q -p no:cacheprovider \
+		tests/e2e/test_layout.py -k every_page; status=$$?; \
+		$(BIN)/python scripts/screenshot_index.py $(SCREENSHOTS); exit $$status
 
 # axe-core for the accessibility tests, from the npm registry (test-time only, never served).
 $(AXE):

@@ -146,7 +146,7 @@ def init_extensions(app):
 
 def register_blueprints(app):
     from blueprints import (  # noqa: F401
-        account, admin, api, auth, mail_servers, notifications, passkeys, profile, security, security_api_keys,
+        account, admin, api, auth, mail_servers, notifications, panel, passkeys, profile, security, security_api_keys,
         security_webhooks,
     )
 
@@ -160,6 +160,7 @@ def register_blueprints(app):
     app.register_blueprint(passkeys.login_bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(panel.bp)  # the account panel's template global
 
 
 LOCALES = {code: Locale.parse(code) for code in Config.LANGUAGES}

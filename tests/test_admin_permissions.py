@@ -200,17 +200,17 @@ def test_administrator_of_another_organization_gets_404_for_these_ids(app, clien
 
 
 def test_the_menu_shows_administration_and_the_sections_a_person_may_open(app, client, org):
-    """The top bar's Administration link and the back office's menu (admin_sections()): a member without
-    permissions sees neither; one with users.view sees the link and only the Users section."""
+    """The account panel's Administration group (admin_sections()): a member without permissions does not
+    see it; one with users.view sees it with only the Users section, on every page."""
     make_user(org, "plain@example.com")
     clerk = make_user(org, "clerk@example.com")
     grant(clerk, "users.view")
     sign_in(client, "plain@example.com")
     page = client.get("/app/personal-data").get_data(as_text=True)
-    assert 'href="/admin/"' not in page and "Administration" not in page
+    assert 'href="/admin/' not in page and "Administration" not in page
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     sign_in(client, "clerk@example.com")
     page = client.get("/app/personal-data").get_data(as_text=True)
-    assert 'href="/admin/"' in page and "Administration" in page
+    assert 'href="/admin/users"' in page and "Administration" in page and 'href="/admin/groups"' not in page
     menu = client.get("/admin/users").get_data(as_text=True)
     assert 'href="/admin/users"' in menu and 'href="/admin/groups"' not in menu and 'href="/admin/events"' not in menu

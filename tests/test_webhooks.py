@@ -428,12 +428,14 @@ def test_a_finished_data_export_emits_operation_finished(app, org, owner, cfg):
 
 
 def test_the_webhooks_tab_shows_only_to_owners_and_administrators(client, org, owner, cfg):
+    """Webhooks are the organization's Integrations (beside the API keys), not a tab of the person's Security."""
     make_user(org)
     sign_in(client)
-    assert "/app/security/webhooks" not in client.get("/app/security/").get_data(as_text=True)
+    assert "/app/security/webhooks" not in client.get("/app/security/api-keys").get_data(as_text=True)
     boss = client.application.test_client()
     sign_in(boss, "olga@example.com")
-    assert "/app/security/webhooks" in boss.get("/app/security/").get_data(as_text=True)
+    assert "/app/security/webhooks" in boss.get("/app/security/api-keys").get_data(as_text=True)
+    assert "/app/security/webhooks" not in boss.get("/app/security/").get_data(as_text=True)
 
 
 def test_every_audit_mapping_names_a_known_event_type():

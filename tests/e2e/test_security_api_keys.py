@@ -11,9 +11,9 @@ from tests.conftest import make_user
 from tests.e2e.conftest import new_page, sign_in_page
 
 TEXT = {
-    "en": {"nav": "API keys", "create": "Create key", "revoke": "Revoke", "revoked": "The key “Robot” is revoked",
+    "en": {"panel": "Integrations", "nav": "API keys", "create": "Create key", "revoke": "Revoke", "revoked": "The key “Robot” is revoked",
            "unknown": "Choose at least one scope."},
-    "ru": {"nav": "API-ключи", "create": "Создать ключ", "revoke": "Отозвать", "revoked": "Ключ «Robot» отозван",
+    "ru": {"panel": "Интеграции", "nav": "API-ключи", "create": "Создать ключ", "revoke": "Отозвать", "revoked": "Ключ «Robot» отозван",
            "unknown": "Выберите хотя бы одну область доступа."},
 }
 
@@ -35,8 +35,9 @@ def test_create_a_key_use_it_and_revoke_it(browser, live_server, js, lang):
     text = TEXT[lang]
     page = new_page(browser, js, locale="ru-RU" if lang == "ru" else "en-US")
     sign_in_page(page, live_server)
-    page.goto(f"{live_server.url}/app/security/")
-    page.get_by_role("link", name=text["nav"]).click()
+    page.locator(".panel").get_by_role("link", name=text["panel"]).click()  # the organization's integrations
+    page.wait_for_url("**/app/security/api-keys")
+    page.locator(".tabs").get_by_role("link", name=text["nav"]).click()
     page.wait_for_url("**/app/security/api-keys")
 
     page.fill("#name", "Robot")

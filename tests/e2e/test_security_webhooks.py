@@ -12,9 +12,9 @@ from tests.e2e.conftest import new_page, sign_in_page
 from tests.webhook_receiver import receiver_on_localhost
 
 TEXT = {
-    "en": {"nav": "Webhooks", "add": "Add endpoint", "test": "Send test event", "refused": "Leave the user name",
+    "en": {"panel": "Integrations", "nav": "Webhooks", "add": "Add endpoint", "test": "Send test event", "refused": "Leave the user name",
            "delivered": "The test event was delivered: HTTP 200", "log": "Delivered"},
-    "ru": {"nav": "Вебхуки", "add": "Добавить адрес", "test": "Отправить тестовое событие",
+    "ru": {"panel": "Интеграции", "nav": "Вебхуки", "add": "Добавить адрес", "test": "Отправить тестовое событие",
            "refused": "Не указывайте имя пользователя", "delivered": "Тестовое событие доставлено: HTTP 200",
            "log": "Доставлено"},
 }
@@ -39,7 +39,8 @@ def test_add_an_endpoint_and_send_a_test_event(browser, live_server, receiver, j
     text = TEXT[lang]
     page = new_page(browser, js, locale="ru-RU" if lang == "ru" else "en-US")
     sign_in_page(page, live_server)
-    page.goto(f"{live_server.url}/app/security/")
+    page.locator(".panel").get_by_role("link", name=text["panel"]).click()  # the organization's integrations
+    page.wait_for_url("**/app/security/api-keys")
     page.get_by_role("link", name=text["nav"], exact=True).click()
     page.wait_for_url("**/app/security/webhooks")
 
