@@ -239,9 +239,11 @@ def add_member(group_id):
     form = MemberForm(group=group)
     if not form.validate_on_submit():
         return group_page(group, "users", status=422, member_form=form)
+    user = form.email.user
     if not may_give_membership(me(), group):
         return refused(group, "users", membership_refusal(group))
-    user = form.email.user
+    if stands_above(user, me()):
+        return refused(group, "users", above_you(user))
     GroupMember.get_or_create(group=group, user=user)
     audit.record("group.member_added", actor=me(), target=user.email, group=group.name, **client_meta())
     flash(_("%(email)s added to “%(name)s”.", email=user.email, name=group.name), "success")
