@@ -154,6 +154,7 @@ def test_unheld_permissions_of_a_group_are_neither_revoked_nor_deleted(app, org)
     # The form does not send the disabled billing.edit box: it stays; users.view (held) goes.
     assert form_post(client, f"/admin/groups/{billing.id}/permissions", {}, page=f"/admin/groups/{billing.id}").status_code == 303
     assert permissions_of_group(billing) == ["billing.edit"]
+    assert "Delete group" not in client.get(f"/admin/groups/{billing.id}").get_data(as_text=True)
     response = form_post(client, f"/admin/groups/{billing.id}/delete", {}, page=f"/admin/groups/{billing.id}")
     assert response.status_code == 403 and Group.get_or_none(Group.id == billing.id)
 
