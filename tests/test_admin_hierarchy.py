@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from models import Group, GroupMember, GroupPermission, Organization, User, UserSession, utcnow
-from services.permissions import add_to_group, administrators_group, grant, permissions_of
+from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
 
 HTMX = {"HX-Request": "true"}

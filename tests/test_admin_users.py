@@ -5,8 +5,19 @@ from datetime import timedelta
 
 import pytest
 
-from models import (AuditEvent, Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag,
-                    UserSession, utcnow)
+from models import (
+    AuditEvent,
+    Client,
+    ClientTag,
+    Group,
+    GroupMember,
+    Organization,
+    User,
+    UserAdminSettings,
+    UserAllowedTag,
+    UserSession,
+    utcnow,
+)
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
 
