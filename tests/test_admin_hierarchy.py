@@ -62,6 +62,8 @@ def test_an_administrator_cannot_lock_the_owner_out(app, org, admin, deputy):
     User.update(two_factor="email").where(User.id == admin.id).execute()
     client = client_of(app, "d@example.com")
     admins = administrators_group(org)
+    page = client.get(f"/admin/users/{admin.id}").get_data(as_text=True)
+    assert "Disable 2FA" not in page and ">Save</button>" not in page  # nothing offered; the server refuses anyway
     for response in (
         save(client, admin, status="disabled"),
         save(client, admin, groups=[]),

@@ -346,7 +346,7 @@ def details_page(user, form=None, status=200, notice=None):
         form=form,
         notice=notice,
         creator=user.created_by,
-        can_edit=has_permission(me(), "users.edit"),
+        can_edit=has_permission(me(), "users.edit") and not stands_above(user, me()),
         can_impersonate=has_permission(me(), "users.impersonate") and may_impersonate(me(), user),
         is_owner=me().role == "owner",
         role_label=role_label,
