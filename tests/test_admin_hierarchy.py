@@ -108,6 +108,13 @@ def test_a_disabled_administrator_is_not_another_administrator(admin_client, org
     assert save(admin_client, admin, groups=[]).status_code == 303
 
 
+def test_no_one_locks_themselves_out_with_their_own_ip_whitelist_here(admin_client, admin):
+    response = save(admin_client, admin, ip_allowlist="192.0.2.1")
+    assert response.status_code == 409 and "saving it would lock you out" in response.get_data(as_text=True)
+    assert User.get_by_id(admin.id).ip_allowlist == ""
+    assert save(admin_client, admin, ip_allowlist="127.0.0.0/8").status_code == 303  # the test client's address
+
+
 def test_disabling_ends_the_session_records_and_re_enabling_brings_none_back(admin_client, org, app):
     worker = make_user(org, "w@example.com")
     other = client_of(app, "w@example.com")
