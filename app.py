@@ -27,7 +27,7 @@ from config import ROOT, Config
 from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager
 from models import User, db, open_database
 from services import passwords
-from services.sessions import CookieSessions, live_session
+from services.sessions import CookieSessions, end_session, live_session
 
 STATIC_DIR = ROOT / "static"
 
@@ -204,7 +204,10 @@ def load_user(user_id):
     record = live_session(session.get("sid"), int(user_id), **limits)
     if "admin_sid" in session:  # "Sign in as": the administrator's own session must hold as well
         record = impersonated_session(record, limits)
-    if record is None or not record.user.is_active:
+    if record is None:
+        return None
+    if not record.user.is_active:  # disabled, even straight in the database: this session never comes back
+        end_session(record)
         return None
     user = record.user
     g.user_session = record
@@ -216,7 +219,6 @@ def impersonated_session(record, limits):
     they may still do it. When it is over (either session ended, or the permission went), the
     administrator is back in their own session, or signed out when that has ended too."""
     from services import impersonation
-    from services.sessions import end_session
 
     admin_secret = session.get("admin_sid")
     held = impersonation.of_session(record) if record is not None else None

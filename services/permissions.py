@@ -74,6 +74,11 @@ def permissions_of(user):
     """The set of permission codes `user` holds through their groups (cached for the request)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
+    return granted_to(user)
+
+
+def granted_to(user):
+    """The permissions `user`'s groups grant, enabled or not (what re-enabling them would give back)."""
     cache = g.setdefault("_permissions", {}) if _has_g() else {}
     if user.id not in cache:
         groups = GROUPS_OF.all(user.id)
@@ -151,6 +156,56 @@ def enabled_administrators(organization_id):
     return {u.id for u in query}
 
 
+# --- the hierarchy (SECURITY.md 29) --------------------------------------------------------------
+#
+# The owner stands above everyone; a member of the Administrators group stands above everyone who is
+# not; anyone else stands above a colleague whose permissions are a part of their own. Administrators
+# are peers: they may change one another (the last enabled one is never disabled nor removed from
+# Administrators), while only the owner changes the owner. What a person can give is what they hold:
+# no one grants or revokes a permission they do not hold, puts someone into a group whose permissions
+# they do not all hold, or changes the permissions of a group they are in.
+
+
+def stands_above(target, actor):
+    """True when `actor` may not change `target` (their settings, groups, sign-in or status)."""
+    if target.id == actor.id or actor.role == "owner":
+        return False
+    if target.role == "owner":
+        return True
+    if is_administrator(target) and not is_administrator(actor):
+        return True
+    return not granted_to(target) <= permissions_of(actor)
+
+
+def above_you(target):
+    """The refusal when `target` stands above the person acting (translated)."""
+    from flask_babel import gettext as _
+
+    return _("%(email)s stands above you (the owner, an administrator, or someone holding permissions you do "
+             "not hold), so you cannot change them.", email=target.email)
+
+
+def not_held(actor, permissions):
+    """The permissions of `permissions` that `actor` does not hold, sorted."""
+    return sorted(set(permissions) - permissions_of(actor))
+
+
+def is_member(user, group):
+    return GroupMember.select().where(GroupMember.user == user.id, GroupMember.group == group).exists()
+
+
+def may_give_membership(actor, group):
+    """Whether `actor` may put someone into `group` (or take them out): they hold all it grants."""
+    if group.is_administrators:
+        return is_administrator(actor)
+    return not not_held(actor, group_permissions(group))
+
+
+def may_change_permissions(actor, group):
+    """Whether `actor` may change which permissions `group` grants (never a group they are in)."""
+    return not group.is_administrators and not is_member(actor, group)
+
+
 # --- export and import of groups -------------------------------------------------------------
 
 EXPORT_FORMAT = "kabinet-groups"
@@ -218,8 +273,9 @@ def parse_import(raw):
     return entries
 
 
-def plan_import(organization_id, entries):
-    """The changes the entries make, as a list of dicts; ImportProblem when one is not allowed."""
+def plan_import(organization_id, entries, actor):
+    """The changes the entries make, as a list of dicts; ImportProblem when one is not allowed (for
+    `actor`: a permission they do not hold, or a group they are in)."""
     from flask_babel import gettext as _
 
     admins = administrators_group(organization_id)
@@ -256,13 +312,29 @@ def plan_import(organization_id, entries):
     names = list(final_names.values())
     if len(names) != len(set(names)):
         raise ImportProblem(_("After the import two groups would have the same name."))
+    check_import_allowed(actor, changes)
     return changes
 
 
-def apply_import(organization_id, entries):
+def check_import_allowed(actor, changes):
+    """ImportProblem when a change grants or revokes a permission `actor` lacks, or changes a group they are in."""
+    from flask_babel import gettext as _
+
+    for change in changes:
+        touched = change["grant"] + change["revoke"]
+        if touched and change["kind"] != "create" and is_member(actor, change["id"]):
+            raise ImportProblem(_("You are in the group “%(name)s”, so you cannot change its permissions.",
+                                  name=change.get("old_name", change["name"])))
+        lacking = not_held(actor, touched)
+        if lacking:
+            raise ImportProblem(_("Group “%(name)s”: you cannot grant or revoke permissions you do not hold "
+                                  "(%(list)s).", name=change["name"], list=", ".join(lacking)))
+
+
+def apply_import(organization_id, entries, actor):
     """Apply the whole import in one transaction (all or nothing); returns the changes made."""
     with db.atomic():
-        changes = plan_import(organization_id, entries)
+        changes = plan_import(organization_id, entries, actor)
         for change in changes:
             if change["kind"] == "create":
                 group = Group.create(organization=organization_id, name=change["name"])

@@ -5,7 +5,19 @@ from datetime import timedelta
 
 import pytest
 
-from models import AuditEvent, Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
+from models import (
+    AuditEvent,
+    Client,
+    ClientTag,
+    Group,
+    GroupMember,
+    Organization,
+    User,
+    UserAdminSettings,
+    UserAllowedTag,
+    UserSession,
+    utcnow,
+)
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
 
@@ -215,9 +227,13 @@ def test_disabling_ends_the_persons_sessions_at_once(admin_client, org, app):
     sign_in(other, "w@example.com")
     assert other.get("/app/personal-data").status_code == 200
     assert save(admin_client, worker, status="disabled").status_code == 303
-    assert other.get("/app/personal-data").status_code == 302
+    assert not UserSession.select().where(UserSession.user == worker, UserSession.ended_at.is_null()).exists()
+    response = other.get("/app/personal-data")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     response = form_post(other, "/login", {"email": "w@example.com", "password": PASSWORD})
     assert "This account is disabled" in response.get_data(as_text=True)
+    assert save(admin_client, worker, status="enabled").status_code == 303
+    assert other.get("/app/personal-data").status_code == 302  # the old session stays ended
 
 
 def test_disabling_yourself_or_the_last_administrator_is_refused(admin_client, org, admin):

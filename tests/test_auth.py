@@ -94,8 +94,12 @@ def test_htmx_request_without_session_gets_hx_redirect(client):
 
 
 def test_disabling_a_user_ends_their_open_session(signed_in, user):
-    User.update(status="disabled").where(User.id == user.id).execute()
-    assert signed_in.get("/app/personal-data").status_code == 302
+    User.update(status="disabled").where(User.id == user.id).execute()  # even straight in the database
+    response = signed_in.get("/app/personal-data")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert not UserSession.select().where(UserSession.user == user, UserSession.ended_at.is_null()).exists()
+    User.update(status="enabled").where(User.id == user.id).execute()
+    assert signed_in.get("/app/personal-data").status_code == 302  # re-enabling brings no session back
 
 
 def test_failed_sign_ins_are_throttled_per_account(app, client, user):

@@ -13,14 +13,21 @@ from services import audit
 from services.permissions import (
     PERMISSIONS,
     ImportProblem,
+    above_you,
     administrators_group,
     apply_import,
     enabled_administrators,
     export_groups,
     group_permissions,
+    is_member,
+    may_change_permissions,
+    may_give_membership,
+    not_held,
     parse_import,
     permission_required,
+    permissions_of,
     plan_import,
+    stands_above,
 )
 
 from .. import render, see_other
@@ -29,8 +36,6 @@ from . import bp, client_meta, me, own
 from .fields import MultiCheckboxField
 
 IMPORT_MAX_BYTES = 1024 * 1024
-
-
 
 
 class GroupForm(Form):
@@ -134,6 +139,8 @@ def group_page(group, tab, status=200, refusal=None, **forms):
         members=list(members),
         permissions=PERMISSIONS,
         granted=granted,
+        held=permissions_of(me()),
+        own_group=is_member(me(), group),
         perm_form=perm_form,
         member_form=forms.get("member_form") or MemberForm(formdata=None, group=group),
         rename_form=forms.get("rename_form") or GroupForm(formdata=None, group=group, data={"name": group.name}),
@@ -153,10 +160,17 @@ def save_permissions(group_id):
     group = own(Group, group_id)
     if group.is_administrators:
         return administrators_refused(group)
+    if not may_change_permissions(me(), group):
+        return refused(group, "permissions", _("You are in this group, so you cannot change its permissions."))
     form = PermissionsForm()
     if not form.validate_on_submit():
         return group_page(group, "permissions", status=422, perm_form=form)
-    wanted, current = set(form.permissions.data), set(group_permissions(group))
+    current = set(group_permissions(group))
+    # A permission the person lacks is shown disabled (so it is not sent): it stays as it is.
+    wanted = set(form.permissions.data) | set(not_held(me(), current))
+    lacking = not_held(me(), wanted - current)
+    if lacking:
+        return refused(group, "permissions", not_held_message(lacking))
     with db.atomic():
         GroupPermission.delete().where(GroupPermission.group == group, GroupPermission.permission.in_(current - wanted)).execute()
         for permission in sorted(wanted - current):
@@ -167,6 +181,15 @@ def save_permissions(group_id):
         )
     flash(_("Permissions of “%(name)s” saved.", name=group.name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
+
+
+def refused(group, tab, message):
+    """SECURITY.md 29: the change would give or take what the person does not hold; nothing changes."""
+    return group_page(group, tab, status=403, refusal=message)
+
+
+def not_held_message(permissions):
+    return _("You cannot grant or revoke permissions you do not hold: %(list)s.", list=", ".join(permissions))
 
 
 def administrators_refused(group):
@@ -198,6 +221,11 @@ def delete_group(group_id):
         return administrators_refused(group)
     if not Form().validate_on_submit():
         abort(400)
+    if not may_change_permissions(me(), group):
+        return refused(group, "permissions", _("You are in this group, so you cannot delete it."))
+    lacking = not_held(me(), group_permissions(group))
+    if lacking:
+        return refused(group, "permissions", not_held_message(lacking))
     group.delete_instance()
     audit.record("group.deleted", actor=me(), target=group.name, **client_meta())
     flash(_("Group “%(name)s” deleted.", name=group.name), "success")
@@ -212,6 +240,10 @@ def add_member(group_id):
     if not form.validate_on_submit():
         return group_page(group, "users", status=422, member_form=form)
     user = form.email.user
+    if not may_give_membership(me(), group):
+        return refused(group, "users", membership_refusal(group))
+    if stands_above(user, me()):
+        return refused(group, "users", above_you(user))
     GroupMember.get_or_create(group=group, user=user)
     audit.record("group.member_added", actor=me(), target=user.email, group=group.name, **client_meta())
     flash(_("%(email)s added to “%(name)s”.", email=user.email, name=group.name), "success")
@@ -225,6 +257,10 @@ def remove_member(group_id, user_id):
     user = own(User, user_id)
     if not Form().validate_on_submit():
         abort(400)
+    if not may_give_membership(me(), group):
+        return refused(group, "users", membership_refusal(group))
+    if stands_above(user, me()):
+        return refused(group, "users", above_you(user))
     if group.is_administrators and enabled_administrators(group.organization_id) <= {user.id}:
         refusal = _("The last administrator cannot be removed from the Administrators group.")
         return group_page(group, "users", status=409, refusal=refusal)
@@ -232,6 +268,12 @@ def remove_member(group_id, user_id):
     audit.record("group.member_removed", actor=me(), target=user.email, group=group.name, **client_meta())
     flash(_("%(email)s removed from “%(name)s”.", email=user.email, name=group.name), "success")
     return see_other(url_for("admin.group", group_id=group.id, tab="users"))
+
+
+def membership_refusal(group):
+    if group.is_administrators:
+        return _("Only an administrator can add people to the Administrators group or remove them from it.")
+    return _("This group grants permissions you do not hold, so you cannot add or remove its members.")
 
 
 @bp.get("/groups/export")
@@ -257,7 +299,7 @@ def import_preview():
         if len(raw) > IMPORT_MAX_BYTES:
             raise ImportProblem(_("The file is larger than 1 MB."))
         entries = parse_import(raw)
-        changes = plan_import(me().organization_id, entries)
+        changes = plan_import(me().organization_id, entries, me())
     except ImportProblem as problem:
         return list_page(import_form=form, status=422, block="import_card", import_error=str(problem))
     payload = json.dumps({"groups": [{"id": i, "name": n, "permissions": p} for i, n, p in entries]}, ensure_ascii=False)
@@ -272,7 +314,7 @@ def import_apply():
     if not form.validate_on_submit():
         abort(400)
     try:
-        changes = apply_import(me().organization_id, parse_import(form.payload.data))
+        changes = apply_import(me().organization_id, parse_import(form.payload.data), me())
     except ImportProblem as problem:
         flash(str(problem), "error")
         return list_page(status=422)

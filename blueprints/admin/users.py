@@ -1,32 +1,36 @@
 """Back-office users: the list (filters, search, sorting, keyset pages), create with "Send to email",
-details and edit, disable, 2FA resets, roles (owner only)."""
+details and edit, disable, roles (owner only). The password and 2FA actions are in user_security.py."""
 import ipaddress
 from datetime import timedelta
 
 import phonenumbers
 from babel import Locale
-from flask import abort, current_app, flash, request, url_for
+from flask import current_app, flash, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from extensions import locale_code
 from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
-from services import audit, otp, passwords, sessions, tokens
+from services import audit, ipallow, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
 from services.permissions import (
     EVENT_CATALOG,
+    above_you,
     enabled_administrators,
     has_permission,
     is_administrator,
+    may_give_membership,
     permission_required,
+    stands_above,
 )
 
 from .. import render, see_other
 from ..forms import EmailAddress, Form, max_length, required, shorten_choices
+from ..security import password_problem, reauth_expired, renew_session_id
 from . import bp, client_meta, me, own
 from .fields import MultiCheckboxField
 from .impersonation import may_impersonate
@@ -117,6 +121,9 @@ class DetailsForm(AccessFields):
     mask_data = BooleanField(_l("Mask data"))
     status = SelectField(_l("Status"), choices=[])
     role = SelectField(_l("Role"), choices=[])
+    # Asked for only when the status or IP whitelist changes without a recent password entry (SECURITY.md 30).
+    password = PasswordField(_l("Your password"), validators=[max_length(1024)])
+    password_needed = False
 
     def __init__(self, *args, target_role="employee", **kwargs):
         super().__init__(*args, **kwargs)
@@ -192,12 +199,20 @@ def users():
 # --- create ---------------------------------------------------------------------------------
 
 
-def require_admin_for(groups_ids, target=None):
-    """Only an administrator may put someone into Administrators or change an administrator."""
-    admin_group_ids = {g.id for g in Group.select(Group.id).where(Group.organization == me().organization_id, Group.is_administrators == True)}  # noqa: E712
-    touches_admins = bool(set(groups_ids or ()) & admin_group_ids) or (target is not None and is_administrator(target))
-    if touches_admins and not is_administrator(me()):
-        abort(403)
+def hierarchy_problem(groups_ids, target=None):
+    """Why `me()` may not make this change (SECURITY.md 29), or None: `target` stands above them, or a
+    group they would put someone into or take them out of grants what they do not hold."""
+    if target is not None and stands_above(target, me()):
+        return above_you(target)
+    current = {m.group_id for m in GroupMember.select().where(GroupMember.user == target)} if target else set()
+    changed = current ^ set(groups_ids or ())
+    for group in Group.select().where(Group.id.in_(changed or [0]), Group.organization == me().organization_id):
+        if not may_give_membership(me(), group):
+            if group.is_administrators:
+                return _("Only an administrator can add people to the Administrators group or remove them from it.")
+            return _("The group “%(name)s” grants permissions you do not hold, so you cannot add or remove its members.",
+                     name=group.name)
+    return None
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -207,7 +222,10 @@ def create_user():
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render("admin/user_new.html", block="user_form", status=status, form=form)
-    require_admin_for(form.groups.data)
+    problem = hierarchy_problem(form.groups.data)
+    if problem:
+        form.groups.errors = [problem]
+        return render("admin/user_new.html", block="user_form", status=403, form=form)
     with db.atomic():
         user = User.create(
             organization=me().organization_id,
@@ -318,15 +336,17 @@ def details_form(user, submitted=False):
 
 
 def details_page(user, form=None, status=200, notice=None):
+    form = form or details_form(user)
+    form.password.data = ""  # never sent back
     return render(
         "admin/user.html",
         block="user_details",
         status=status,
         user=user,
-        form=form or details_form(user),
+        form=form,
         notice=notice,
         creator=user.created_by,
-        can_edit=has_permission(me(), "users.edit"),
+        can_edit=has_permission(me(), "users.edit") and not stands_above(user, me()),
         can_impersonate=has_permission(me(), "users.impersonate") and may_impersonate(me(), user),
         is_owner=me().role == "owner",
         role_label=role_label,
@@ -347,7 +367,11 @@ def save_user(user_id):
     form = details_form(user, submitted=True)
     if not form.validate_on_submit():
         return details_page(user, form=form, status=422)
-    require_admin_for(form.groups.data, target=user)
+    problem = hierarchy_problem(form.groups.data, target=user)
+    if problem:
+        return details_page(user, form=form, status=403, notice=problem)
+    if (form.status.data != user.status or form.ip_allowlist.data != user.ip_allowlist) and not recently_confirmed(form):
+        return details_page(user, form=form, status=422)
     is_self = user.id == me().id
     problem = None
     if form.status.data == "disabled" and user.status != "disabled":
@@ -358,6 +382,9 @@ def save_user(user_id):
     admin_group_ids = {g.id for g in Group.select().where(Group.organization == user.organization_id, Group.is_administrators == True)}  # noqa: E712
     if is_administrator(user) and not set(form.groups.data) & admin_group_ids and enabled_administrators(user.organization_id) <= {user.id}:
         problem = _("The last administrator cannot be removed from the Administrators group.")
+    if is_self and form.ip_allowlist.data != user.ip_allowlist and not ipallow.allowed(request.remote_addr, form.ip_allowlist.data):
+        problem = _("Your current address is not in this list: saving it would lock you out. "
+                    "Change your own list on the Security page.")
     if form.role.data != user.role and me().role != "owner":
         problem = _("Only the organization's owner can change roles.")
     if problem:
@@ -391,60 +418,19 @@ def save_user(user_id):
     return see_other(url_for("admin.user", user_id=user.id))
 
 
-@bp.post("/users/<int:user_id>/reset-link")
-@permission_required("users.edit")
-def send_reset(user_id):
-    user = own(User, user_id)
-    if not Form().validate_on_submit():
-        abort(400)
-    require_admin_for((), target=user)
-    sent = send_set_password_link(user)
-    audit.record("password.reset_link_sent", actor=me(), target=user.email, **client_meta())
-    if sent:
-        flash(_("A password reset link was sent to %(email)s.", email=user.email), "success")
-    else:
-        flash(_("The e-mail could not be sent. Check the mail settings and try again."), "error")
-    return see_other(url_for("admin.user", user_id=user.id))
-
-
-@bp.post("/users/<int:user_id>/two-factor/<any(email, off):method>")
-@permission_required("users.edit")
-def reset_two_factor(user_id, method):
-    """Seed 004's actions: "Reset 2FA to Email" and "Disable 2FA"."""
-    user = own(User, user_id)
-    if not Form().validate_on_submit():
-        abort(400)
-    require_admin_for((), target=user)
-    if user.id == me().id:  # one's own 2FA changes in the security center, behind password and code
-        return details_page(user, status=409, notice=_("Change your own two-factor authentication on the Security page."))
-    if method == "email":
-        otp.enable_email(user)  # the authenticator secret is forgotten; recovery codes stay
-    else:
-        otp.disable(user)  # secrets, recovery codes and open challenges go too
-    audit.record("user.two_factor_reset", actor=me(), target=user.email, method=method, **client_meta())
-    notify_two_factor_changed(user, method)
-    if method == "email":
-        flash(_("Two-factor authentication of %(email)s is now by e-mail codes.", email=user.email), "success")
-    else:
-        flash(_("Two-factor authentication of %(email)s is now off.", email=user.email), "success")
-    return see_other(url_for("admin.user", user_id=user.id))
-
-
-def notify_two_factor_changed(user, method):
-    """SECURITY.md 13: a 2FA change is told to the person."""
-    from ..auth import notify_security
-
-    notify_security(user, "two_factor")
-    with force_locale(user.language or "en"):
-        subject = _("Your Kabinet two-factor authentication was changed")
-        how = _("codes sent by e-mail") if method == "email" else _("off")
-        text = _(
-            "An administrator (%(admin)s) changed the two-factor authentication of %(email)s to: %(how)s.\n"
-            "If you did not expect this, contact your administrator.",
-            admin=me().email, email=user.email, how=how,
-        )
-    try:
-        send_app_mail(current_app.config, user.email, subject, text)
-    except MailError:
-        pass
-
+def recently_confirmed(form):
+    """SECURITY.md 30: a change to someone's status or IP whitelist needs the actor's password entered
+    within REAUTH_MINUTES, as the security center does; else the form asks for it (input kept)."""
+    if not reauth_expired():
+        return True
+    form.password_needed = True
+    if not form.password.data:
+        form.password.errors.append(_("Enter your password to change the status or the IP whitelist."))
+        return False
+    problem = password_problem(me(), form.password.data)
+    if problem:
+        form.password.errors.append(problem)
+        return False
+    renew_session_id()
+    audit.record("reauth", actor=me(), **client_meta())
+    return True

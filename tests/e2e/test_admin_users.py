@@ -103,3 +103,51 @@ def test_sign_in_as_shows_a_banner_and_returns(browser, live_server, boss, js, l
     assert page.locator("#topbar-label").inner_text() == "Boss Admin"
     assert page.csp_violations == []
     page.context.close()
+
+
+@pytest.mark.parametrize("js,locale", [(True, "en-US"), (False, "ru-RU")], ids=["js-en", "nojs-ru"])
+def test_an_old_sign_in_confirms_the_password_before_weakening_someones_sign_in(browser, live_server, boss, js, locale):
+    """SECURITY.md 30: the status asks for the password in the form (input kept); "Disable 2FA" goes
+    through the re-authentication page and comes back to the person."""
+    from datetime import timedelta
+
+    from models import UserSession, utcnow
+    from tests.conftest import PASSWORD
+
+    english = locale == "en-US"
+    page = new_page(browser, js, locale=locale)
+    sign_in_page(page, live_server, "boss@example.com")
+    with live_server.app.app_context():
+        worker = User.get(User.email == "w@example.com")
+        User.update(two_factor="email").where(User.id == worker.id).execute()
+        UserSession.update(reauth_at=utcnow() - timedelta(hours=2)).execute()
+    page.goto(f"{live_server.url}/admin/users/{worker.id}")
+    page.fill("#phone", "+44 20 7946 0958")
+    page.select_option("#status", "disabled")
+    page.get_by_role("button", name="Save" if english else "Сохранить").click()
+    page.get_by_text("Enter your password to change the status or the IP whitelist." if english
+                     else "Введите свой пароль, чтобы изменить статус или белый список IP.").wait_for()
+    assert page.input_value("#phone") == "+442079460958" and page.input_value("#status") == "disabled"
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Save" if english else "Сохранить").click()
+    page.get_by_text("Changes to w@example.com saved." if english else "Изменения для w@example.com сохранены.").wait_for()
+
+    with live_server.app.app_context():
+        assert User.get_by_id(worker.id).status == "disabled"
+        UserSession.update(reauth_at=utcnow() - timedelta(hours=2)).execute()
+    page.locator("details.actions summary").click()
+    page.get_by_role("button", name="Disable 2FA" if english else "Отключить 2FA").click()
+    page.wait_for_url(re.compile(r"/app/security/reauth\?next="))
+    page.get_by_text("Confirm your password, then choose the action again." if english
+                     else "Подтвердите пароль и выберите действие ещё раз.").wait_for()
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Continue" if english else "Продолжить").click()
+    page.wait_for_url(f"**/admin/users/{worker.id}")
+    with live_server.app.app_context():
+        assert User.get_by_id(worker.id).two_factor == "email"
+    page.locator("details.actions summary").click()
+    page.get_by_role("button", name="Disable 2FA" if english else "Отключить 2FA").click()
+    page.get_by_text("Two-factor authentication of w@example.com is now off." if english
+                     else "Двухфакторная аутентификация w@example.com отключена.").wait_for()
+    assert page.csp_violations == []
+    page.context.close()
