@@ -203,7 +203,13 @@ def load_user(user_id):
     record = live_session(session.get("sid"), int(user_id), **limits)
     if "admin_sid" in session:  # "Sign in as": the administrator's own session must hold as well
         record = impersonated_session(record, limits)
-    if record is None or not record.user.is_active:
+    if record is None:
+        return None
+    if not record.user.is_active:
+        # Ended, not only refused: enabling the account again must not bring this session back.
+        from services.sessions import end_session
+
+        end_session(record)
         return None
     user = record.user
     g.user_session = record
