@@ -276,10 +276,8 @@ def test_ids_and_cursors_beyond_64_bits_are_404_or_ignored(viewer, org):
 
 def test_invoices_and_payments_notify_the_billing_people_only(app, org):
     """With the notifications area: "payments and invoices" goes to those who may see invoices."""
-    try:
-        from models import Notification
-    except ImportError:
-        pytest.skip("the notifications area (issue 7) has not landed yet")
+    from models import Notification
+
     boss = make_user(org, "boss@example.com")
     grant(boss, "billing.view")
     make_user(org, "clerk@example.com")

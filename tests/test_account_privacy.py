@@ -194,10 +194,8 @@ def test_every_table_that_points_at_a_person_lets_the_erasure_through():
 
 def test_export_appears_in_the_list_of_operations_and_finishing_notifies(app, user):
     """With the notifications area: the export is an operation from request to finish, linked to the ZIP."""
-    try:
-        from models import Notification, Operation
-    except ImportError:
-        pytest.skip("the notifications area (issue 7) has not landed yet")
+    from models import Notification, Operation
+
     with app.test_request_context():
         row = export.request_export(user)
         operation = Operation.get_by_id(row.operation_id)

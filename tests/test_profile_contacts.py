@@ -223,6 +223,42 @@ def test_locked_contacts_go_through_support(app, signed_in, user, org):
     assert Token.select().count() == 0
 
 
+def test_lock_switched_on_while_a_code_waits_stops_its_confirmation(app, signed_in, user, org):
+    """A code asked for before the lock (to replace a confirmed number) cannot confirm the new number after it."""
+    User.update(phone=PHONE, phone_verified=True).where(User.id == user.id).execute()
+    assert post(signed_in, "/app/personal-data/phone", {"phone": "+79990001122", "password": PASSWORD}).status_code == 303
+    code = last_code(app)
+    Organization.update(contacts_locked=True).where(Organization.id == org.id).execute()
+    response = post(signed_in, "/app/personal-data/phone/verify", {"phone": "+79990001122", "code": code})
+    assert response.status_code == 403 and "can only be changed by support" in response.get_data(as_text=True)
+    assert User.get_by_id(user.id).phone == PHONE
+
+
+def test_parallel_guesses_get_five_tries_in_all(app, user):
+    """Guesses racing each other are each counted before they are checked: never more than five in all."""
+    import threading
+
+    from services import codes
+
+    with app.app_context():
+        codes.issue_code(user, "phone", PHONE, lambda code: None)
+    barrier = threading.Barrier(8)
+    results = []
+
+    def guess():
+        with app.app_context():
+            barrier.wait()
+            results.append(codes.check_code(user, "phone", PHONE, "000000").status)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "ok" not in results and results.count("wrong") <= 4
+    assert OneTimeCode.get().attempts == 5
+
+
 def test_lock_does_not_stop_binding_a_first_number(app, signed_in, user, org):
     Organization.update(contacts_locked=True).where(Organization.id == org.id).execute()
     assert post(signed_in, "/app/personal-data/phone", {"phone": PHONE}).status_code == 303

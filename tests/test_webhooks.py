@@ -115,6 +115,22 @@ def test_signature_is_hmac_sha256_over_timestamp_dot_body():
     assert not webhooks.verify("whsec_x", "1700000000", body + b" ", header, now=1700000100)
     assert not webhooks.verify("whsec_y", "1700000000", body, header, now=1700000100)
     assert not webhooks.verify("whsec_x", "1700000000", body, header, now=1700001000), "too old"
+    assert not webhooks.verify("whsec_x", "1700000000", body, header, now=1699999000), "from the future"
+
+
+def test_the_readme_snippet_refuses_old_and_future_timestamps():
+    """A receiver copying the README must refuse a replay re-dated into the future as well as an old one."""
+    import hashlib
+    import hmac
+    import time
+
+    body = b'{"a":1}'
+    verify = readme_verify()
+    for offset, accepted in ((0, True), (-100, True), (100, True), (-1000, False), (1000, False)):
+        stamp = str(int(time.time()) + offset)
+        header = "v1=" + hmac.new(b"whsec_x", stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        headers = {"Kabinet-Timestamp": stamp, "Kabinet-Signature": header}
+        assert verify("whsec_x", headers, body) is accepted, offset
 
 
 def test_secrets_are_encrypted_at_rest(app, org):
