@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from extensions import count_attempt, csrf, seconds_until_allowed
+from extensions import count_attempt, csrf, language_for, seconds_until_allowed
 from models import User
 from services import apikeys, audit
 
@@ -170,8 +170,9 @@ def notifications():
         return error(422, "invalid", _("cursor must be a value from next_cursor, limit a number from 1 to 100."))
     user = g.api_user
     rows, next_before = feed_page(user.id, before=int(cursor) if cursor else None, per_page=int(limit))
-    with force_locale(user.language or "en"):
-        items = [notification_view(row, user, user.language or "en") for row in rows]
+    language = language_for(user)
+    with force_locale(language):
+        items = [notification_view(row, user, language) for row in rows]
     return jsonify({"items": items, "next_cursor": str(next_before) if next_before else None})
 
 

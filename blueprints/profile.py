@@ -11,7 +11,7 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
-from extensions import count_attempt, locale_code, login_manager, seconds_until_allowed
+from extensions import count_attempt, language_for, locale_code, login_manager, seconds_until_allowed
 from models import Prepared, User, db, utcnow
 from services import audit, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
@@ -387,7 +387,7 @@ def send_email_change_link(user, new_email):
     """Issue the 24-hour link and mail it to the new address; False (link voided) when the mail fails."""
     secret = email_change.start(user, new_email)
     link = url_for(".confirm_email", token=secret, _external=True)
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Confirm your new Kabinet e-mail address")
         text = _(
             "Someone asked to use %(new)s as the sign-in address of a Kabinet account instead of %(old)s.\n\n"
@@ -496,7 +496,7 @@ def confirm_email(token):
 
 def notify_old_address(user, old_email, new_email):
     """SECURITY.md 12: the old address hears of the change, with a way out if it was not the person."""
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Your Kabinet sign-in address was changed")
         text = _(
             "The sign-in address of your Kabinet account was changed from %(old)s to %(new)s.\n\n"
@@ -530,7 +530,7 @@ def throttle_message(exc):
 def send_phone_code(user, phone):
     """Send a code to `phone`; None when sent, else a translated reason and a status."""
     def deliver(code):
-        with force_locale(user.language or locale_code()):
+        with force_locale(language_for(user)):
             text = _("Kabinet code: %(code)s. It is valid for 10 minutes. Do not tell it to anyone.", code=code)
         send_sms(current_app.config, phone, text)
 

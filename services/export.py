@@ -140,7 +140,7 @@ def run_pending_exports(config=None):
         except Exception:
             DataExport.update(status="failed", finished_at=utcnow()).where(DataExport.id == export.id).execute()
             if operation:
-                with force_locale(export.user.language or "en"):
+                with force_locale(export.user.reading_language()):
                     reason = str(_l("The archive could not be made. Please ask again."))
                 operations_area().fail_operation(operation, reason)
             raise
@@ -149,7 +149,7 @@ def run_pending_exports(config=None):
         ).execute()
         if operation:
             # A plain path: the scheduler has no request to build URLs from, and this one never moves.
-            with force_locale(export.user.language or "en"):  # the list shows the text as written
+            with force_locale(export.user.reading_language()):  # the list shows the text as written
                 result = str(_l("Your data is ready: %(size)s.", size=human_size(size)))
             operations_area().finish_operation(operation, result=result,
                                                result_url=f"/app/account/privacy/export/{export.id}")

@@ -243,7 +243,7 @@ def message_text(user, category, data, locale):
 
 
 def render_for(user, category, data):
-    locale = user.language or "en"
+    locale = user.reading_language()
     with force_locale(locale):
         return message_text(user, category, data, locale)
 

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from extensions import locale_code
+from extensions import language_for, locale_code
 from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
 from services import audit, otp, passwords, sessions, tokens
@@ -266,7 +266,7 @@ def send_set_password_link(user, invite=False):
     """Mail a single-use link to set a password (never the password itself); False when mail failed."""
     secret = tokens.issue_token(user, "reset", INVITE_LIFETIME if invite else tokens.RESET_LIFETIME)
     link = url_for("auth.reset_password", token=secret, _external=True)
-    with force_locale(user.language or me().language or "en"):
+    with force_locale(language_for(user)):  # a new person: the language of this page
         if invite:
             subject = _("Your Kabinet account")
             text = _(
@@ -435,7 +435,7 @@ def notify_two_factor_changed(user, method):
     from ..auth import notify_security
 
     notify_security(user, "two_factor")
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Your Kabinet two-factor authentication was changed")
         how = _("codes sent by e-mail") if method == "email" else _("off")
         text = _(
