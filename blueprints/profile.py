@@ -96,9 +96,12 @@ class RegionForm(Form):
         area = zones if zones in region.ZONE_AREAS else (self.time_zone.data or "").partition("/")[0]
         self.zone_area = None if country_zones or area not in region.ZONE_AREAS else area
         self.zone_areas = region.ZONE_AREAS
+        self.zone_area_labels = [region.AREA_LABELS[area] for area in region.ZONE_AREAS]
         zones = country_zones or region.zones_of_area(self.zone_area)
-        zones = sorted({*zones, "UTC", self.time_zone.data} - {"", None})
-        self.time_zone.choices = [("", _("From the country"))] + [(z, z.replace("_", " ")) for z in zones]
+        zones = {*zones, "UTC", self.time_zone.data} - {"", None}
+        # «(UTC+03:00) Москва», by offset: a time zone as people know it, in their language (DESIGN.md).
+        self.time_zone.choices = [("", _("From the country"))] + region.zone_choices(
+            [z for z in zones if region.valid_time_zone(z)], locale)
 
     def validate_language(self, field):
         if field.data not in ("", *current_app.config["LANGUAGES"]):
@@ -232,7 +235,7 @@ def page_context(user, **overrides):
         "legal_form_label": LEGAL_FORMS.get(organization.legal_form, organization.legal_form),
         "phone_display": region.format_phone(user.phone),
         "country_label": region.country_name(user.country, locale_code()),
-        "zone_label": user.time_zone or region.zone_for_country(user.country) or "UTC",
+        "zone_label": region.zone_label(user.time_zone or region.zone_for_country(user.country) or "UTC", locale_code()),
         "autosave_fields": [
             FullNameForm(formdata=None, data={"full_name": user.full_name}).full_name,
             ShortInfoForm(formdata=None, data={"short_info": user.short_info}).short_info,

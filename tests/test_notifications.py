@@ -273,6 +273,7 @@ def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org
     import io
 
     from models import Operation
+    from services import operations
     from services.permissions import grant
     from tests.conftest import csrf_from, sign_in
 
@@ -286,7 +287,9 @@ def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org
     operation = Operation.get()
     assert (operation.kind, operation.status, operation.progress, operation.user_id) == (
         "client_import", "completed", 100, importer.id)
-    assert operation.result == "2 client(s) imported." and operation.started_at and operation.finished_at
+    assert operation.started_at and operation.finished_at
+    with app.test_request_context(headers={"Accept-Language": "ru"}):  # stored as what happened, worded when shown
+        assert operations.message_text(operation.result) == "Импортировано 2 клиента."
     note = Notification.get(Notification.user == importer.id, Notification.category == "imports")
     assert json.loads(note.data)["operation_id"] == operation.id
 

@@ -165,10 +165,10 @@ def import_clients_csv():
     try:
         count = import_clients(me().organization_id, rows)
     except Exception:
-        operations.fail_operation(operation, _("The import failed; nothing was imported. Please try again."))
+        operations.fail_operation(operation, operations.stored_message("import_failed"))
         raise
     audit.record("clients.imported", actor=me(), target=form.file.data.filename or "", count=count, **client_meta())
-    operations.finish_operation(operation, result=_("%(n)d client(s) imported.", n=count),
-                                result_url=url_for("admin.clients"))
-    flash(_("%(n)d client(s) imported.", n=count), "success")
+    result = operations.stored_message("clients_imported", count=count)
+    operations.finish_operation(operation, result=result, result_url=url_for("admin.clients"))
+    flash(operations.message_text(result), "success")
     return see_other(url_for("admin.clients"))

@@ -116,6 +116,7 @@ def event_page(event, form=None, status=200, message=None):
         actor=event.actor if event.actor_id else None,
         details=audit.details_of(event),
         action_label=audit.action_label,
+        known_actions=audit.ACTIONS,
         comments=comments,
         form=form or CommentForm(formdata=None),
         can_comment=has_permission(me(), "events.comment"),

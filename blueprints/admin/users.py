@@ -87,7 +87,7 @@ class AccessFields(Form):
     def __init__(self, *args, countries_part=None, **kwargs):
         super().__init__(*args, **kwargs)
         org = me().organization_id
-        self.groups.choices = [(g.id, g.name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
+        self.groups.choices = [(g.id, g.display_name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
         self.tags.choices = [(t.id, t.caption) for t in ClientTag.select().where(ClientTag.organization == org).order_by(ClientTag.caption)]
         self.countries.choices = country_choices()
         # The clients' countries and the chosen ones; the others a part (?countries=2) at a time.
@@ -101,7 +101,7 @@ class AccessFields(Form):
 
 
 class CreateUserForm(AccessFields):
-    full_name = StringField(_l("Name"), validators=[required(), max_length(200)])
+    full_name = StringField(_l("Full name"), validators=[required(), max_length(200)])
     email = EmailField(_l("E-mail"), validators=[required(), EmailAddress()])
     send_to_email = BooleanField(_l("Send to email"), default=True)
 
