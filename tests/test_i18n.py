@@ -109,7 +109,7 @@ ENGLISH_ALLOWED = {
     "HMAC", "SHA", "OpenAPI", "IBAN", "BIC", "SWIFT", "Idempotency", "Key", "Content", "Type", "Signature",
     "WebAuthn", "FIDO", "YubiKey", "PIN", "Aegis", "Gmail", "UTC", "GMT", "CIDR", "UTF", "GDPR", "POST", "README",
     "PNG", "JPEG", "JPG", "GIF", "WebP", "TXT", "DOCX", "XLSX", "ODT", "ODS",
-    "E-mail",  # as Russian writes it
+    "E-mail", "e-mail",  # as Russian writes it
 }
 # Columns holding what people typed (names, addresses, descriptions): their words are the person's, not ours.
 TYPED_COLUMNS = {
@@ -246,3 +246,29 @@ def test_russian_pages_have_no_english_words(app, russian_world):
         if found:
             problems[url] = found
     assert problems == {}, "\n".join(f"{url}: {' '.join(words)}" for url, words in problems.items())
+
+
+@pytest.mark.parametrize("language, hint", [("en", "Authorization: Bearer &lt;your key&gt;"),
+                                            ("ru", "Authorization: Bearer &lt;ваш ключ&gt;")])
+def test_the_new_api_key_hint_shows_its_placeholder_as_text(signed_in, language, hint):
+    """The translated hint's <key> went out as an HTML tag: "Authorization: Bearer ." on the page."""
+    signed_in.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    token = csrf_from(signed_in.get("/app/security/api-keys").get_data(as_text=True))
+    html = signed_in.post("/app/security/api-keys", data={"csrf_token": token, "name": "CRM", "scopes": "read"}
+                          ).get_data(as_text=True)
+    assert f"<code>{hint}</code>" in html and "<key>" not in html and "<ключ>" not in html
+
+
+@pytest.mark.parametrize("language, moscow, utc", [("en", "(UTC+03:00) Moscow", "Coordinated Universal Time"),
+                                                   ("ru", "(UTC+03:00) Москва", "Всемирное координированное время")])
+def test_time_zones_read_as_offset_and_city_in_the_readers_language(signed_in, user, language, moscow, utc):
+    User.update(country="RU", time_zone="Europe/Moscow").where(User.id == user.id).execute()
+    signed_in.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    assert moscow in page_text(signed_in.get("/app/personal-data").get_data(as_text=True))
+    html = signed_in.get("/app/personal-data/region?zones=Europe").get_data(as_text=True)
+    zone_select = html.split('name="time_zone"', 1)[1].split("</select>", 1)[0]
+    labels = re.findall(r'<option [^>]*value="[A-Z][^"]*"[^>]*>([^<]*)</option>', zone_select)
+    offsets = [re.match(r"\(UTC([+−])(\d\d):(\d\d)\)", label).groups() for label in labels]
+    minutes = [(1 if sign == "+" else -1) * (int(h) * 60 + int(m)) for sign, h, m in offsets]
+    assert minutes == sorted(minutes) and len(labels) > 40, "sorted by offset"
+    assert f"(UTC+00:00) {utc}" in labels and moscow in labels and not any("/" in label for label in labels)
