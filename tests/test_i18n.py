@@ -208,9 +208,10 @@ def russian_world(app):
     admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
     sign_in(admin, *people["admin"])
     employee = User.get(User.email == people["employee"][0])
-    admin.post(f"/admin/users/{employee.id}/impersonate",
-               data={"csrf_token": csrf_from(admin.get(f"/admin/users/{employee.id}").get_data(as_text=True))})
-    return owner, created
+    started = admin.post(f"/admin/users/{employee.id}/impersonate",
+                         data={"csrf_token": csrf_from(admin.get(f"/admin/users/{employee.id}").get_data(as_text=True))})
+    assert started.status_code == 303 and employee.email in admin.get("/app/personal-data").get_data(as_text=True)
+    return owner, created, admin
 
 
 def sample_urls(app):
@@ -234,13 +235,19 @@ def sample_urls(app):
 
 
 def test_russian_pages_have_no_english_words(app, russian_world):
-    owner, created = russian_world
+    """Every page as the owner sees it, and as the administrator "signed in as" the employee sees it; the
+    signed-out pages and the error page."""
+    owner, created, impersonating = russian_world
+    visitor = app.test_client()
+    visitor.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
     allowed = typed_words()
     problems = {}
     pages = {url: owner.get(url) for url in sample_urls(app)}
+    pages.update({f"as employee {url}": impersonating.get(url) for url in sample_urls(app)})
+    pages.update({f"signed out {url}": visitor.get(url) for url in ("/login", "/forgot-password", "/reset-password/x")})
     pages["POST /app/security/api-keys"] = created
     for url, response in pages.items():
-        if response.mimetype != "text/html" or response.status_code >= 300:
+        if response.mimetype != "text/html" or response.status_code in (301, 302, 303):
             continue
         found = english_words(page_text(response.get_data(as_text=True)), allowed)
         if found:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from flask_login import login_user
 
-from models import User
+from models import MailServer, User
 from services import otp
 from services.notifications import deliver_notifications, notify, set_preference
 from services.operations import stored_message
-from tests.conftest import make_user, sign_in
+from tests.conftest import csrf_from, make_user, sign_in
 from tests.test_i18n import english_words
 
 KINDS = {  # every notification text, by the category it is told in
@@ -42,7 +42,7 @@ def reader_in_russian(app, org):
     assert client.get("/app/personal-data").status_code == 200
     reader = User.get_by_id(reader.id)
     assert (reader.language, reader.page_language) == (None, "ru")
-    return reader
+    return reader, client
 
 
 def send_everything(app, reader, admin):
@@ -79,9 +79,15 @@ def send_everything(app, reader, admin):
 
 
 def test_every_mail_and_sms_is_in_the_readers_language_with_date_and_message_id(app, org, smtp):
-    reader = reader_in_russian(app, org)
+    reader, client = reader_in_russian(app, org)
     admin = make_user(org, "boss@example.com", full_name="Boss Admin", role="owner", language="en")
     send_everything(app, reader, admin)
+    # The test message of a person's own mail server, sent from their page.
+    app.config["MAIL_ALLOW_PRIVATE"] = True
+    server = MailServer.create(owner=reader, organization=org, host=smtp.host, port=smtp.port, security="none",
+                               from_email="anna@mail.example.org", status="online")
+    token = csrf_from(client.get("/app/personal-data").get_data(as_text=True))
+    assert client.post(f"/app/personal-data/mail-servers/{server.id}/test", data={"csrf_token": token}).status_code == 303
     mails = [received.message for received in smtp.messages]
     texts = [json.loads(line)["text"] for line in
              Path(app.config["INSTANCE_PATH"], "sms-outbox.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -90,7 +96,8 @@ def test_every_mail_and_sms_is_in_the_readers_language_with_date_and_message_id(
     problems = []
     for mail in mails:
         subject, body = mail["Subject"], mail.get_body(("plain",)).get_content()
-        if parsedate_to_datetime(mail["Date"]) is None or not mail["Message-ID"].endswith("@localhost>"):
+        domain = mail["From"].addresses[0].domain
+        if parsedate_to_datetime(mail["Date"]) is None or not mail["Message-ID"].endswith(f"@{domain}>"):
             problems.append(f"{subject}: Date {mail['Date']!r}, Message-ID {mail['Message-ID']!r}")
         if english_words(f"{subject}\n{body}", allowed) or not any("а" <= ch <= "я" for ch in body):
             problems.append(f"{subject}: {english_words(subject + body, allowed)}")
@@ -102,7 +109,7 @@ def test_a_page_remembers_its_language_once_and_mail_follows_it(app, org, smtp):
     """The language is written when it changes, not on every page; a chosen language wins over it."""
     from blueprints import auth
 
-    reader = reader_in_russian(app, org)
+    reader, _client = reader_in_russian(app, org)
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     sign_in(client)
