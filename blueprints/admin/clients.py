@@ -8,8 +8,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from extensions import locale_code
 from models import ClientTag
-from services import audit, operations
+from services import audit, operations, region
 from services.clients import ImportErrors, client_views, import_clients, parse_clients_csv, visible_clients
 from services.permissions import has_permission, permission_required
 
@@ -127,6 +128,7 @@ def clients_page(import_form=None, import_errors=None, status=200, block="client
         can_import=has_permission(user, "clients.import"),
         import_form=import_form or ClientImportForm(formdata=None),
         import_errors=import_errors,
+        country_names=dict(region.countries(locale_code())),
     )
 
 

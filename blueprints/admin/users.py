@@ -4,7 +4,6 @@ import ipaddress
 from datetime import timedelta
 
 import phonenumbers
-from babel import Locale
 from flask import abort, current_app, flash, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -15,7 +14,7 @@ from wtforms.validators import ValidationError
 from extensions import language_for, locale_code
 from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
-from services import audit, otp, passwords, sessions, tokens
+from services import audit, otp, passwords, region, sessions, tokens
 from services.mailer import MailError, send_app_mail
 from services.permissions import (
     EVENT_CATALOG,
@@ -37,8 +36,8 @@ IP_LIST_MAX = 50
 
 
 def country_choices():
-    territories = Locale.parse(locale_code()).territories
-    return sorted(((code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha()), key=lambda x: x[1])
+    """The world's countries in the reader's language, sorted as they read ("о-в Мэн" under О, not after Я)."""
+    return list(region.countries(locale_code()))
 
 
 def client_countries(organization_id):
