@@ -24,7 +24,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, Config
-from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager
+from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager, remember_page_language
 from models import User, db, open_database
 from services import passwords
 from services.sessions import CookieSessions, end_session, live_session
@@ -357,9 +357,19 @@ def register_request_hooks(app):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if request.endpoint != "static":
             headers.add("Vary", "HX-Request")
+            remember_language(response)
             if "Cache-Control" not in headers:
                 headers["Cache-Control"] = "no-store"
         return response
+
+
+def remember_language(response):
+    """A page shown to a signed-in person (not under "Sign in as") remembers its language on them: their
+    mail and SMS go in it while they have not chosen one (DESIGN.md: mail in the reader's language)."""
+    user = g.get("_login_user")  # only when this request already loaded the person
+    if (user is not None and user.is_authenticated and response.mimetype == "text/html"
+            and g.get("impersonator") is None and not g.get("backend_down")):
+        remember_page_language(user)
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -61,6 +61,22 @@ def locale_code():
     return str(get_locale() or "en")
 
 
+def language_for(user):
+    """The language to write to `user` in (mail, SMS): the one they chose, else the one their pages were
+    last shown in, else this request's."""
+    return user.reading_language(locale_code())
+
+
+def remember_page_language(user):
+    """Keep the language `user`'s page is shown in: one UPDATE when it changed, none otherwise."""
+    code = locale_code()
+    if user.page_language != code:
+        from models import User
+
+        User.update(page_language=code).where(User.id == user.id).execute()
+        user.page_language = code
+
+
 def install_template_i18n(app):
     # locale_code is a function, not a context processor: only whole pages ask for it (<html lang>),
     # and context processors run for every fragment.

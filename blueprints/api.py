@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from config import Config
-from extensions import count_attempt, csrf, seconds_until_allowed
+from extensions import count_attempt, csrf, language_for, seconds_until_allowed
 from models import User
 from services import apikeys, audit, region
 
@@ -201,8 +201,9 @@ def notifications():
     cursor, limit = g.api_query["cursor"], g.api_query["limit"]
     user = g.api_user
     rows, next_before = feed_page(user.id, before=cursor, per_page=limit)
-    with force_locale(user.language or "en"):
-        items = [notification_view(row, user, user.language or "en") for row in rows]
+    language = language_for(user)
+    with force_locale(language):
+        items = [notification_view(row, user, language) for row in rows]
     return jsonify({"items": items, "next_cursor": str(next_before) if next_before else None})
 
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import ValidationError
 
-from extensions import count_attempt, seconds_until_allowed
+from extensions import count_attempt, language_for, locale_code, remember_page_language, seconds_until_allowed
 from models import Passkey, User, db, utcnow
 from services import audit, deletion, ipallow, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
@@ -116,6 +116,7 @@ def sign_in(user, method="password"):
     session["sid"] = secret
     session.permanent = True
     login_user(user)
+    remember_page_language(user)
     if deletion.cancel_on_sign_in(user, **client_meta()):
         flash(_("Welcome back: your account will not be deleted."), "success")
 
@@ -138,6 +139,7 @@ class CodeForm(Form):
 def begin_second_step(user, next_url):
     """Password accepted, 2FA on: keep only a pending marker in the session, not a sign-in."""
     secret, challenge = otp.start_challenge(user, "signin", data=next_url, target=user.email)
+    remember_page_language(user)  # the code mail and later alerts go in the language of the page they see
     language = session.get("lang")
     session.clear()
     if language:
@@ -151,7 +153,7 @@ def begin_second_step(user, next_url):
 def mail_code(user, challenge, purpose):
     """Send a fresh 6-digit code for `challenge` to the person's address, in their language."""
     code = otp.new_mailed_code(challenge)
-    with force_locale(user.language or "en"):
+    with force_locale(user.language or locale_code()):  # the person is looking at this page
         subject = _("Your Kabinet code: %(code)s", code=code)
         if purpose == "signin":
             text = _(
@@ -241,7 +243,7 @@ def resend_code():
 def notify_recovery_code_used(user, left):
     """SECURITY.md 9: using a recovery code is told to the person."""
     notify_security(user, "two_factor")
-    with force_locale(user.language or "en"):
+    with force_locale(user.language or locale_code()):
         subject = _("A Kabinet recovery code was used")
         text = _(
             "Someone signed in to %(email)s with one of your recovery codes. %(n)d codes are left.\n\n"
@@ -297,7 +299,7 @@ def send_reset_link(user, cfg):
     """Mail a one-hour, single-use reset link in the person's language."""
     secret = tokens.issue_token(user, "reset", tokens.RESET_LIFETIME)
     link = url_for("auth.reset_password", token=secret, _external=True)
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Reset your Kabinet password")
         text = _(
             "Someone asked to reset the password for %(email)s.\n\n"
@@ -352,7 +354,7 @@ def notify_security(user, kind):
 def notify_password_changed(user):
     """SECURITY.md 13: tell the person, in their language, that their password changed."""
     notify_security(user, "password")
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Your Kabinet password was changed")
         text = _(
             "The password for %(email)s was changed. If it was not you, reset it now at %(link)s "

@@ -17,9 +17,9 @@ from services import audit
 from services.notifications import (CATEGORY_LABELS, CHANNEL_LABELS, OPERATION_KINDS, channel_problems, feed_page,
                                     mark_read, notification_view, parse_threshold, preferences, set_preference,
                                     set_threshold)
-from services.operations import any_active, operations_page
+from services.operations import any_active, message_text, operations_page
 from services.permissions import has_permission
-from services.region import format_money
+from services.region import currency_symbol, format_money
 
 from . import is_htmx, render, render_blocks, see_other, wants_fragment
 from .auth import client_meta
@@ -76,7 +76,7 @@ def low_balance_view(user):
     if not has_permission(user, "billing.view"):
         return None
     alert = LowBalanceAlert.get_or_none(LowBalanceAlert.user == user.id)
-    return {"value": f"{alert.threshold:.2f}" if alert else "", "currency": user.organization.currency,
+    return {"value": f"{alert.threshold:.2f}" if alert else "", "currency": currency_symbol(user.organization.currency, locale_code()),
             "shown": format_money(alert.threshold, user.organization.currency, locale_code()) if alert else ""}
 
 
@@ -240,7 +240,7 @@ def operations_context(user):
     rows, next_before = operations_page(user, shared, before=before)
     return {"operations": rows, "next_before": next_before, "first_page": before is None,
             "running": any_active(user, shared), "kind_labels": OPERATION_KINDS,
-            "status_labels": OPERATION_STATUS_LABELS}
+            "status_labels": OPERATION_STATUS_LABELS, "worded": message_text}
 
 
 @bp.get("/operations")

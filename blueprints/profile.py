@@ -11,7 +11,7 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
-from extensions import count_attempt, locale_code, login_manager, seconds_until_allowed
+from extensions import count_attempt, language_for, locale_code, login_manager, seconds_until_allowed
 from models import Prepared, User, db, utcnow
 from services import audit, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
@@ -96,9 +96,12 @@ class RegionForm(Form):
         area = zones if zones in region.ZONE_AREAS else (self.time_zone.data or "").partition("/")[0]
         self.zone_area = None if country_zones or area not in region.ZONE_AREAS else area
         self.zone_areas = region.ZONE_AREAS
+        self.zone_area_labels = [region.AREA_LABELS[area] for area in region.ZONE_AREAS]
         zones = country_zones or region.zones_of_area(self.zone_area)
-        zones = sorted({*zones, "UTC", self.time_zone.data} - {"", None})
-        self.time_zone.choices = [("", _("From the country"))] + [(z, z.replace("_", " ")) for z in zones]
+        zones = {*zones, "UTC", self.time_zone.data} - {"", None}
+        # «(UTC+03:00) Москва», by offset: a time zone as people know it, in their language (DESIGN.md).
+        self.time_zone.choices = [("", _("From the country"))] + region.zone_choices(
+            [z for z in zones if region.valid_time_zone(z)], locale)
 
     def validate_language(self, field):
         if field.data not in ("", *current_app.config["LANGUAGES"]):
@@ -232,7 +235,7 @@ def page_context(user, **overrides):
         "legal_form_label": LEGAL_FORMS.get(organization.legal_form, organization.legal_form),
         "phone_display": region.format_phone(user.phone),
         "country_label": region.country_name(user.country, locale_code()),
-        "zone_label": user.time_zone or region.zone_for_country(user.country) or "UTC",
+        "zone_label": region.zone_label(user.time_zone or region.zone_for_country(user.country) or "UTC", locale_code()),
         "autosave_fields": [
             FullNameForm(formdata=None, data={"full_name": user.full_name}).full_name,
             ShortInfoForm(formdata=None, data={"short_info": user.short_info}).short_info,
@@ -387,7 +390,7 @@ def send_email_change_link(user, new_email):
     """Issue the 24-hour link and mail it to the new address; False (link voided) when the mail fails."""
     secret = email_change.start(user, new_email)
     link = url_for(".confirm_email", token=secret, _external=True)
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Confirm your new Kabinet e-mail address")
         text = _(
             "Someone asked to use %(new)s as the sign-in address of a Kabinet account instead of %(old)s.\n\n"
@@ -496,7 +499,7 @@ def confirm_email(token):
 
 def notify_old_address(user, old_email, new_email):
     """SECURITY.md 12: the old address hears of the change, with a way out if it was not the person."""
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Your Kabinet sign-in address was changed")
         text = _(
             "The sign-in address of your Kabinet account was changed from %(old)s to %(new)s.\n\n"
@@ -530,7 +533,7 @@ def throttle_message(exc):
 def send_phone_code(user, phone):
     """Send a code to `phone`; None when sent, else a translated reason and a status."""
     def deliver(code):
-        with force_locale(user.language or locale_code()):
+        with force_locale(language_for(user)):
             text = _("Kabinet code: %(code)s. It is valid for 10 minutes. Do not tell it to anyone.", code=code)
         send_sms(current_app.config, phone, text)
 

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from extensions import count_attempt, seconds_until_allowed
+from extensions import count_attempt, language_for, seconds_until_allowed
 from models import AuditEvent, Organization, Passkey, User, UserSession, utcnow
 from services import audit, ipallow, otp, passwords
 from services import sessions as sessions_service
@@ -162,7 +162,7 @@ def notify(user, subject, text):
 
 def notify_2fa_change(user, what):
     notify_security(user, "two_factor")
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subjects = {
             "totp": _("Two-factor authentication is on (authenticator app)"),
             "email": _("Two-factor authentication is on (codes by e-mail)"),

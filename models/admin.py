@@ -17,6 +17,15 @@ class Group(BaseModel):
     class Meta:
         indexes = ((("organization", "name"), True),)
 
+    @property
+    def display_name(self):
+        """The name people read: the built-in group's in the reader's language, any other as it was typed."""
+        if self.is_administrators:
+            from services.permissions import ADMINISTRATORS_LABEL
+
+            return str(ADMINISTRATORS_LABEL)
+        return self.name
+
 
 class GroupPermission(BaseModel):
     group = pw.ForeignKeyField(Group, backref="permissions", on_delete="CASCADE")

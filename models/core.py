@@ -39,6 +39,8 @@ class User(BaseModel):
     status = pw.CharField(max_length=10, default="enabled", index=True)  # enabled | disabled
     role = pw.CharField(max_length=10, default="employee")
     language = pw.CharField(max_length=5, null=True)  # None: follow the browser
+    # The language the person's pages were last shown in: their mail and SMS go in it when `language` is None.
+    page_language = pw.CharField(max_length=5, null=True)
     country = pw.CharField(max_length=2, null=True)
     time_zone = pw.CharField(max_length=64, null=True)  # None: not chosen yet
     two_factor = pw.CharField(max_length=10, default="off")  # off | email | totp (seed 004)
@@ -60,6 +62,11 @@ class User(BaseModel):
     @property
     def display_name(self):
         return self.full_name or self.email
+
+    def reading_language(self, fallback="en"):
+        """The language to write to this person in: the one they chose, else the one their pages were last
+        shown in, else `fallback` (e.g. the language of the page that sends the mail)."""
+        return self.language or self.page_language or fallback
 
 
 class UserSession(BaseModel):

@@ -124,7 +124,29 @@ DETAIL_LABELS = {
     "scopes": _l("Scopes"),
     "changed": _l("Changed"),
     "threshold": _l("Threshold"),
+    "events": _l("Events"),
+    "expires_at": _l("Expires"),
+    "user_id": _l("User"),
+    "previous": _l("Before"),
+    "passkey": _l("Passkey"),
 }
+# What the codes some details hold mean, as the events log shows them (a code missing here shows as it is).
+DETAIL_VALUES = {
+    "method": {"password": _l("Password"), "passkey": _l("Passkey"), "totp": _l("Authenticator app"),
+               "email": _l("Codes by e-mail"), "recovery": _l("Recovery code"), "off": _l("Off")},
+    "role": {"owner": _l("Owner"), "admin": _l("Administrator"), "employee": _l("Employee")},
+    "scopes": {"read": _l("Read"), "write": _l("Write")},
+    "step": {"code": _l("Code"), "passkey": _l("Passkey")},
+    "via": {"api": _l("API"), "page": _l("Page")},
+    "fields": {"full_name": _l("Full name"), "short_info": _l("Short info"), "phone": _l("Phone"),
+               "email": _l("E-mail"), "language": _l("Language"), "country": _l("Country"),
+               "time_zone": _l("Time zone"), "role": _l("Role"), "status": _l("Status"),
+               "ip_allowlist": _l("IP whitelist"), "groups": _l("Groups"), "tags": _l("Allowed client tags"),
+               "countries": _l("Countries"), "mask_data": _l("Mask personal data"),
+               "telegram_chat_id": _l("Telegram chat ID"), "slack_chat_id": _l("Slack chat ID"),
+               "event_subscriptions": _l("Event notifications")},
+}
+DETAIL_VALUES["previous"] = DETAIL_VALUES["method"]
 
 
 def current_impersonator():
@@ -171,12 +193,32 @@ def details_of(event):
         return [("", event.details)]
     if not isinstance(data, dict):
         return [("", str(data))]
-    rows = []
-    for key, value in data.items():
-        if isinstance(value, list):
-            value = ", ".join(str(v) for v in value) or "—"
-        rows.append((DETAIL_LABELS.get(key, key), str(value)))
-    return rows
+    return [(DETAIL_LABELS.get(key, key), detail_text(key, value)) for key, value in data.items()]
+
+
+def detail_text(key, value):
+    """One detail's value in the reader's words: codes named, lists joined, nothing as "—"."""
+    if key == "events":  # webhook event types, stored as a list or "a,b"
+        from services.webhooks import EVENT_TYPES
+
+        names = value if isinstance(value, list) else str(value or "").split(",")
+        return ", ".join(str(EVENT_TYPES.get(name, name)) for name in names if name) or "—"
+    if isinstance(value, str) and key in DETAIL_VALUES and re.search(r"[,\s]", value):
+        value = re.split(r"[,\s]+", value.strip())
+    if isinstance(value, list):
+        return ", ".join(detail_text(key, v) for v in value) or "—"
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_l("Yes") if value else _l("No"))
+    if key == "expires_at":
+        try:
+            from flask_babel import format_datetime
+
+            return format_datetime(datetime.fromisoformat(str(value)), "medium")
+        except ValueError:
+            return str(value)
+    return str(DETAIL_VALUES.get(key, {}).get(value, value))
 
 
 def encode_cursor(event):

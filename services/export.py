@@ -8,13 +8,11 @@ from decimal import Decimal
 
 import peewee as pw
 from flask import current_app
-from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 
 from models import AuditEvent, BaseModel, DataExport, StoredFile, User, db, utcnow
 
 from . import audit
-from .files import human_size, path_of, storage_root
+from .files import path_of, storage_root
 
 # Columns never exported: hashes and encrypted secrets are of no use to the person and must not leave.
 SECRET_WORDS = ("hash", "secret", "encrypted", "password", "token", "otp", "recovery", "key")
@@ -140,17 +138,14 @@ def run_pending_exports(config=None):
         except Exception:
             DataExport.update(status="failed", finished_at=utcnow()).where(DataExport.id == export.id).execute()
             if operation:
-                with force_locale(export.user.language or "en"):
-                    reason = str(_l("The archive could not be made. Please ask again."))
-                operations_area().fail_operation(operation, reason)
+                operations_area().fail_operation(operation, operations_area().stored_message("export_failed"))
             raise
         DataExport.update(status="done", storage_name=name, size=size, finished_at=utcnow()).where(
             DataExport.id == export.id
         ).execute()
         if operation:
             # A plain path: the scheduler has no request to build URLs from, and this one never moves.
-            with force_locale(export.user.language or "en"):  # the list shows the text as written
-                result = str(_l("Your data is ready: %(size)s.", size=human_size(size)))
+            result = operations_area().stored_message("export_ready", bytes=size)  # worded when shown
             operations_area().finish_operation(operation, result=result,
                                                result_url=f"/app/account/privacy/export/{export.id}")
         else:  # without the list of operations (whose finish() emits it), the export says so itself

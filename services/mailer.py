@@ -7,7 +7,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,14 @@ class MailError(Exception):
 
 
 def build_message(sender, to, subject, text, html=None):
+    """A message with the headers every mail needs (RFC 5322: Date; Message-ID in the sender's domain)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="kabinet.local")
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    domain = parseaddr(sender)[1].rpartition("@")[2].strip("[]") or "kabinet.local"
+    message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")

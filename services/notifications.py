@@ -233,9 +233,11 @@ def message_text(user, category, data, locale):
                                         n=data.get("count", 0), file=data.get("file") or "CSV", time=when)
     if kind == "operation":
         what = str(OPERATION_KINDS.get(data.get("operation_kind"), data.get("operation_kind", "")))
+        from services.operations import message_text as worded
+
         if data.get("status") == "failed":
-            return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=data.get("error", ""))
-        return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=data.get("result", ""))
+            return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=worded(data.get("error")))
+        return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=worded(data.get("result")))
     if kind == "request":
         return _("Request status changed"), _("Request %(ref)s is now: %(status)s.", ref=data.get("ref", ""),
                                               status=data.get("status", ""))
@@ -243,7 +245,7 @@ def message_text(user, category, data, locale):
 
 
 def render_for(user, category, data):
-    locale = user.language or "en"
+    locale = user.reading_language()
     with force_locale(locale):
         return message_text(user, category, data, locale)
 

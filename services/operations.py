@@ -2,12 +2,66 @@
 
 A job calls start_operation() when it is asked for, set_progress() while it works, and ends through
 finish() (finish_operation / fail_operation): the one place that stamps the end, tells the person who
-started it ("operations" notification) and emits the "operation.finished" webhook."""
+started it ("operations" notification) and emits the "operation.finished" webhook.
+
+A result or error is stored as what happened, a message key and its figures (`stored_message`), and
+worded in the reader's language when shown (`message_text`): the list, the notification and the mail
+each read it in their reader's language. Text stored before (or given as plain text) shows as it is."""
+import json
+
+from flask_babel import force_locale, gettext, ngettext
+
 from models import Operation, User, db, utcnow
 
 ACTIVE = ("pending", "running")
 # The notification category a finished job is told in ("operations" unless named here).
 CATEGORY_OF_KIND = {"client_import": "imports"}
+
+
+def _export_ready(figures):
+    from services.files import human_size
+
+    return gettext("Your data is ready: %(size)s.", size=human_size(int(figures["bytes"])))
+
+
+# What a job's result or error says, by its key; each takes the stored figures.
+MESSAGES = {
+    "clients_imported": lambda f: ngettext("%(num)d client imported.", "%(num)d clients imported.", int(f["count"])),
+    "import_failed": lambda f: gettext("The import failed; nothing was imported. Please try again."),
+    "export_ready": _export_ready,
+    "export_failed": lambda f: gettext("The archive could not be made. Please ask again."),
+}
+
+
+def stored_message(key, **figures):
+    """What happened, for the result or error column: {"key": ..., figures}, worded when shown."""
+    if key not in MESSAGES:
+        raise KeyError(key)
+    return json.dumps({"key": key, **figures})
+
+
+def message_parts(stored):
+    """(key, figures) of a stored message, or (None, None) for plain text."""
+    if not stored.startswith("{"):
+        return None, None
+    try:
+        data = json.loads(stored)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict) or data.get("key") not in MESSAGES:
+        return None, None
+    return data.pop("key"), data
+
+
+def message_text(stored):
+    """A stored result or error in the current language (plain text as it is)."""
+    key, figures = message_parts(stored or "")
+    if key is None:
+        return stored or ""
+    try:
+        return MESSAGES[key](figures)
+    except (KeyError, TypeError, ValueError):
+        return ""
 
 
 def start_operation(user, kind):
@@ -45,8 +99,21 @@ def finish(operation, status, result="", result_url="", error=""):
 
             category = CATEGORY_OF_KIND.get(operation.kind, "operations")
             notify(person, category, data, key=f"operation:{operation.id}:{status}")
-        emit_webhook(operation, data)
+        emit_webhook(operation, webhook_data(data))
     return True
+
+
+def webhook_data(data):
+    """The webhook's payload: result and error worded in English (for the team's own product, like the API),
+    with the message key and its figures beside them for a program to read."""
+    data = dict(data)
+    for name in ("result", "error"):
+        key, figures = message_parts(data[name] or "")
+        if key is not None:
+            with force_locale("en"):
+                data[name] = message_text(data[name])
+            data[f"{name}_key"], data[f"{name}_figures"] = key, figures
+    return data
 
 
 def finish_operation(operation, result="", result_url=""):

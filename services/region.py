@@ -1,13 +1,16 @@
 """Countries, time zones, phone numbers and money in the person's locale (babel, zoneinfo, phonenumbers)."""
 import unicodedata
 import zoneinfo
+from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 
 import phonenumbers
 from babel import Locale
 from babel.core import get_global
-from babel.numbers import format_currency
+from babel.dates import get_timezone_location
+from babel.numbers import format_currency, get_currency_symbol
+from flask_babel import lazy_gettext as _l
 
 ZONE_AREAS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
 # Countries spanning several zones: the one most of their people live in (zone.tab's order is by longitude).
@@ -18,6 +21,40 @@ MAIN_ZONES = {
     "KZ": "Asia/Almaty", "MN": "Asia/Ulaanbaatar", "DE": "Europe/Berlin", "CD": "Africa/Kinshasa",
     "NZ": "Pacific/Auckland", "UZ": "Asia/Tashkent", "ES": "Europe/Madrid", "EC": "America/Guayaquil",
 }
+
+
+# The areas a list of every zone is shown by, as the reader names them.
+AREA_LABELS = {
+    "Africa": _l("Africa"), "America": _l("America"), "Antarctica": _l("Antarctica"), "Arctic": _l("Arctic"),
+    "Asia": _l("Asia"), "Atlantic": _l("Atlantic Ocean"), "Australia": _l("Australia"), "Europe": _l("Europe"),
+    "Indian": _l("Indian Ocean"), "Pacific": _l("Pacific Ocean"),
+}
+UTC_LABEL = _l("Coordinated Universal Time")
+
+
+def zone_offset(zone, now=None):
+    """The zone's offset from UTC now, in minutes."""
+    now = now or datetime.now(timezone.utc)
+    return int(now.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset().total_seconds() // 60)
+
+
+def zone_label(zone, locale, now=None):
+    """«(UTC+03:00) Москва»: the zone as people know it, its offset now and its city in the reader's language."""
+    try:
+        minutes = zone_offset(zone, now)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zone
+    sign = "+" if minutes >= 0 else "−"
+    hours, rest = divmod(abs(minutes), 60)
+    city = str(UTC_LABEL) if zone == "UTC" else get_timezone_location(zone, locale=locale, return_city=True)
+    return f"(UTC{sign}{hours:02d}:{rest:02d}) {city}"
+
+
+def zone_choices(zones, locale, now=None):
+    """[(zone, label)] sorted by offset, then by the label, as a list of time zones is read."""
+    now = now or datetime.now(timezone.utc)
+    labelled = [(zone_offset(z, now), zone_label(z, locale, now), z) for z in zones]
+    return [(z, label) for _offset, label, z in sorted(labelled, key=lambda t: (t[0], t[1].casefold()))]
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +113,11 @@ def countries(locale):
 
 def country_name(code, locale):
     return Locale.parse(locale).territories.get(code or "", "")
+
+
+def currency_symbol(currency, locale):
+    """The currency as the reader writes it next to an amount: ₽ for roubles in Russian, RUB in English."""
+    return get_currency_symbol(currency, locale=locale)
 
 
 def format_money(amount, currency, locale):

@@ -202,7 +202,11 @@ def test_export_appears_in_the_list_of_operations_and_finishing_notifies(app, us
         assert (operation.kind, operation.status, operation.user_id) == ("data_export", "pending", user.id)
         export.run_pending_exports()
     operation = Operation.get_by_id(row.operation_id)
-    assert operation.status == "completed" and operation.result.startswith("Your data is ready")
+    assert operation.status == "completed"
+    with app.test_request_context(headers={"Accept-Language": "ru"}):  # worded in the reader's language when shown
+        from services.operations import message_text
+
+        assert message_text(operation.result).startswith("Ваши данные готовы")
     assert operation.result_url == f"/app/account/privacy/export/{row.id}"
     assert Notification.select().where(Notification.user == user.id, Notification.category == "operations").exists()
 

@@ -273,6 +273,7 @@ def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org
     import io
 
     from models import Operation
+    from services import operations
     from services.permissions import grant
     from tests.conftest import csrf_from, sign_in
 
@@ -286,7 +287,9 @@ def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org
     operation = Operation.get()
     assert (operation.kind, operation.status, operation.progress, operation.user_id) == (
         "client_import", "completed", 100, importer.id)
-    assert operation.result == "2 client(s) imported." and operation.started_at and operation.finished_at
+    assert operation.started_at and operation.finished_at
+    with app.test_request_context(headers={"Accept-Language": "ru"}):  # stored as what happened, worded when shown
+        assert operations.message_text(operation.result) == "Импортировано 2 клиента."
     note = Notification.get(Notification.user == importer.id, Notification.category == "imports")
     assert json.loads(note.data)["operation_id"] == operation.id
 
@@ -326,3 +329,22 @@ def test_a_finished_operation_is_an_operation_finished_webhook_event(app, org, u
     payload = json.loads(delivery.payload)
     assert delivery.event == "operation.finished"
     assert "disk full" in json.dumps(payload) and '"failed"' in json.dumps(payload)
+
+
+def test_a_stored_result_goes_to_webhooks_worded_in_english_with_its_key(app, org, user):
+    """The list and the notification word a result in their reader's language; the webhook, for a program,
+    carries the English wording with the message key and figures."""
+    import pytest as _pytest
+
+    webhooks = _pytest.importorskip("services.webhooks")
+    from models import WebhookDelivery
+    from services import operations
+
+    webhooks.create_endpoint(org.id, user, "https://hooks.example.com/k", ["operation.finished"],
+                             {"SECRET_KEY": "test-secret"})
+    with app.test_request_context(headers={"Accept-Language": "ru"}):
+        job = operations.start_operation(user, "client_import")
+        operations.finish_operation(job, result=operations.stored_message("clients_imported", count=5))
+    payload = json.loads(WebhookDelivery.get().payload)["data"]
+    assert (payload["result"], payload["result_key"], payload["result_figures"]) == (
+        "5 clients imported.", "clients_imported", {"count": 5})

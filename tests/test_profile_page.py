@@ -217,7 +217,7 @@ def test_region_form_saves_language_country_and_zone(signed_in, user):
     fresh = User.get_by_id(user.id)
     assert (fresh.language, fresh.country, fresh.time_zone) == ("ru", "RU", "Asia/Vladivostok")
     html = page(signed_in)
-    assert "Язык и регион сохранены." in html and "Россия" in html and "Asia/Vladivostok" in html
+    assert "Язык и регион сохранены." in html and "Россия" in html and "(UTC+10:00) Владивосток" in html
 
 
 def test_time_zone_list_is_the_countrys_until_every_zone_is_asked_for(signed_in, user):

@@ -133,7 +133,7 @@ def test_refusal_is_translated(client, org):
     make_user(org, language="ru")
     sign_in(client)
     response = upload(client, b"<?php ?>", name="x.png")
-    assert response.status_code == 422 and "не картинка PNG или JPEG" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "не изображение PNG или JPEG" in response.get_data(as_text=True)
 
 
 def test_a_jpeg_named_php_is_judged_by_its_content(signed_in, user):

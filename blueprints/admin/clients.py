@@ -8,8 +8,9 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from extensions import locale_code
 from models import ClientTag
-from services import audit, operations
+from services import audit, operations, region
 from services.clients import ImportErrors, client_views, import_clients, parse_clients_csv, visible_clients
 from services.permissions import has_permission, permission_required
 
@@ -127,6 +128,7 @@ def clients_page(import_form=None, import_errors=None, status=200, block="client
         can_import=has_permission(user, "clients.import"),
         import_form=import_form or ClientImportForm(formdata=None),
         import_errors=import_errors,
+        country_names=dict(region.countries(locale_code())),
     )
 
 
@@ -165,10 +167,10 @@ def import_clients_csv():
     try:
         count = import_clients(me().organization_id, rows)
     except Exception:
-        operations.fail_operation(operation, _("The import failed; nothing was imported. Please try again."))
+        operations.fail_operation(operation, operations.stored_message("import_failed"))
         raise
     audit.record("clients.imported", actor=me(), target=form.file.data.filename or "", count=count, **client_meta())
-    operations.finish_operation(operation, result=_("%(n)d client(s) imported.", n=count),
-                                result_url=url_for("admin.clients"))
-    flash(_("%(n)d client(s) imported.", n=count), "success")
+    result = operations.stored_message("clients_imported", count=count)
+    operations.finish_operation(operation, result=result, result_url=url_for("admin.clients"))
+    flash(operations.message_text(result), "success")
     return see_other(url_for("admin.clients"))

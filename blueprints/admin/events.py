@@ -12,6 +12,7 @@ from wtforms.validators import Optional, ValidationError
 from models import AuditEvent, User
 from services import audit
 from services.permissions import has_permission, permission_required
+from services.useragent import describe as describe_device
 
 from .. import render, see_other, wants_fragment
 from ..forms import Form, max_length, normalize_email, required
@@ -116,6 +117,8 @@ def event_page(event, form=None, status=200, message=None):
         actor=event.actor if event.actor_id else None,
         details=audit.details_of(event),
         action_label=audit.action_label,
+        known_actions=audit.ACTIONS,
+        describe_device=describe_device,
         comments=comments,
         form=form or CommentForm(formdata=None),
         can_comment=has_permission(me(), "events.comment"),

@@ -119,7 +119,7 @@ def create_group():
         return list_page(form=form, status=422)
     group = Group.create(organization=me().organization_id, name=form.name.data)
     audit.record("group.created", actor=me(), target=group.name, **client_meta())
-    flash(_("Group “%(name)s” created.", name=group.name), "success")
+    flash(_("Group “%(name)s” created.", name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
 
@@ -179,7 +179,7 @@ def save_permissions(group_id):
             "group.changed", actor=me(), target=group.name,
             granted=sorted(wanted - current), revoked=sorted(current - wanted), **client_meta(),
         )
-    flash(_("Permissions of “%(name)s” saved.", name=group.name), "success")
+    flash(_("Permissions of “%(name)s” saved.", name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
 
@@ -228,7 +228,7 @@ def delete_group(group_id):
         return refused(group, "permissions", not_held_message(lacking))
     group.delete_instance()
     audit.record("group.deleted", actor=me(), target=group.name, **client_meta())
-    flash(_("Group “%(name)s” deleted.", name=group.name), "success")
+    flash(_("Group “%(name)s” deleted.", name=group.display_name), "success")
     return see_other(url_for("admin.groups"))
 
 
@@ -246,7 +246,7 @@ def add_member(group_id):
         return refused(group, "users", above_you(user))
     GroupMember.get_or_create(group=group, user=user)
     audit.record("group.member_added", actor=me(), target=user.email, group=group.name, **client_meta())
-    flash(_("%(email)s added to “%(name)s”.", email=user.email, name=group.name), "success")
+    flash(_("%(email)s added to “%(name)s”.", email=user.email, name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id, tab="users"))
 
 
@@ -266,7 +266,7 @@ def remove_member(group_id, user_id):
         return group_page(group, "users", status=409, refusal=refusal)
     GroupMember.delete().where(GroupMember.group == group, GroupMember.user == user).execute()
     audit.record("group.member_removed", actor=me(), target=user.email, group=group.name, **client_meta())
-    flash(_("%(email)s removed from “%(name)s”.", email=user.email, name=group.name), "success")
+    flash(_("%(email)s removed from “%(name)s”.", email=user.email, name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id, tab="users"))
 
 

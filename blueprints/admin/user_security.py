@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from extensions import language_for
 from models import User
 from services import audit, otp
 from services.mailer import MailError, send_app_mail
@@ -77,7 +78,7 @@ def notify_two_factor_changed(user, method):
     from ..auth import notify_security
 
     notify_security(user, "two_factor")
-    with force_locale(user.language or "en"):
+    with force_locale(language_for(user)):
         subject = _("Your Kabinet two-factor authentication was changed")
         how = _("codes sent by e-mail") if method == "email" else _("off")
         text = _(

@@ -4,7 +4,6 @@ import ipaddress
 from datetime import timedelta
 
 import phonenumbers
-from babel import Locale
 from flask import current_app, flash, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -12,10 +11,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from extensions import locale_code
+from extensions import language_for, locale_code
 from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
 from models.core import ROLES
-from services import audit, ipallow, passwords, sessions, tokens
+from services import audit, ipallow, passwords, region, sessions, tokens
 from services.mailer import MailError, send_app_mail
 from services.permissions import (
     EVENT_CATALOG,
@@ -41,8 +40,8 @@ IP_LIST_MAX = 50
 
 
 def country_choices():
-    territories = Locale.parse(locale_code()).territories
-    return sorted(((code, name) for code, name in territories.items() if len(code) == 2 and code.isalpha()), key=lambda x: x[1])
+    """The world's countries in the reader's language, sorted as they read ("о-в Мэн" under О, not after Я)."""
+    return list(region.countries(locale_code()))
 
 
 def client_countries(organization_id):
@@ -91,7 +90,7 @@ class AccessFields(Form):
     def __init__(self, *args, countries_part=None, **kwargs):
         super().__init__(*args, **kwargs)
         org = me().organization_id
-        self.groups.choices = [(g.id, g.name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
+        self.groups.choices = [(g.id, g.display_name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
         self.tags.choices = [(t.id, t.caption) for t in ClientTag.select().where(ClientTag.organization == org).order_by(ClientTag.caption)]
         self.countries.choices = country_choices()
         # The clients' countries and the chosen ones; the others a part (?countries=2) at a time.
@@ -105,7 +104,7 @@ class AccessFields(Form):
 
 
 class CreateUserForm(AccessFields):
-    full_name = StringField(_l("Name"), validators=[required(), max_length(200)])
+    full_name = StringField(_l("Full name"), validators=[required(), max_length(200)])
     email = EmailField(_l("E-mail"), validators=[required(), EmailAddress()])
     send_to_email = BooleanField(_l("Send to email"), default=True)
 
@@ -284,7 +283,7 @@ def send_set_password_link(user, invite=False):
     """Mail a single-use link to set a password (never the password itself); False when mail failed."""
     secret = tokens.issue_token(user, "reset", INVITE_LIFETIME if invite else tokens.RESET_LIFETIME)
     link = url_for("auth.reset_password", token=secret, _external=True)
-    with force_locale(user.language or me().language or "en"):
+    with force_locale(language_for(user)):  # a new person: the language of this page
         if invite:
             subject = _("Your Kabinet account")
             text = _(

@@ -29,7 +29,7 @@ def topbar_image(page):
     return page.locator("#topbar-avatar img.avatar")
 
 
-@pytest.mark.parametrize("javascript, locale, saved", [(True, "en-US", "Picture saved."), (False, "ru-RU", "Картинка сохранена.")])
+@pytest.mark.parametrize("javascript, locale, saved", [(True, "en-US", "Picture saved."), (False, "ru-RU", "Фото сохранено.")])
 def test_upload_a_picture_and_see_it_in_the_top_bar(browser, live_server, boss, picture_file, tmp_path,
                                                      javascript, locale, saved):
     page = new_page(browser, java_script_enabled=javascript, locale=locale)
@@ -53,7 +53,7 @@ def test_upload_a_picture_and_see_it_in_the_top_bar(browser, live_server, boss, 
         fake.write_bytes(b"<?php system($_GET['c']); ?>")
         page.set_input_files("#picture", str(fake))
         page.locator("#picture-block form[enctype] button").click()
-        message = "This file is not a PNG or JPEG picture." if locale == "en-US" else "Этот файл не картинка PNG или JPEG."
+        message = "This file is not a PNG or JPEG picture." if locale == "en-US" else "Этот файл — не изображение PNG или JPEG."
         page.locator("#picture-error").get_by_text(message).wait_for()
         assert topbar_image(page).get_attribute("src") == src
         # Remove it: the initials come back.

@@ -141,7 +141,7 @@ def test_the_page_in_russian(browser, live_server, anna):
     sign_in_page(page, live_server)
     page.get_by_role("heading", name="Личные данные").wait_for()
     assert page.locator("#balance").inner_text() == "1\u00a0234,50\u00a0₽"
-    assert "Данные компании нельзя изменить здесь" in page.content()
+    assert "Данные компании здесь не меняются" in page.content()
     page.fill("#full_name", "Мария")
     page.locator("#full_name-state").get_by_text("Сохранено").wait_for()
     page.fill("#full_name", "")
