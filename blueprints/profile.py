@@ -164,7 +164,7 @@ class EditForm(Form):
     full_name = StringField(
         _l("Full name"), validators=[required(_l("Enter your name.")), max_length(NAME_MAX), plain_text]
     )
-    email = EmailField(_l("E-mail"), validators=[EmailAddress()])
+    email = EmailField(_l("E-mail"), validators=[EmailAddress(stored=lambda form: form.user.email)])
     phone = StringField(_l("Phone number"), validators=[required(_l("Enter a phone number.")), max_length(PHONE_MAX)])
     # The values are rendered back only on the confirmation step, to the person who typed them.
     new_password = PasswordField(
