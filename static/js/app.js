@@ -91,3 +91,9 @@ document.addEventListener("drop", function (event) {
   zone.querySelector("input[type=file]").files = event.dataTransfer.files;
   zone.requestSubmit();
 });
+// Open a closed <dialog> again (the SMS code popup after Esc): <button data-open-dialog="dialog-id">.
+document.addEventListener("click", function (event) {
+  var opener = event.target.closest && event.target.closest("[data-open-dialog]");
+  var dialog = opener && document.getElementById(opener.getAttribute("data-open-dialog"));
+  if (dialog && !dialog.open) { dialog.showModal(); }
+});
