@@ -106,3 +106,29 @@ def test_a_too_large_picture_without_javascript_comes_back_at_the_field(page_noj
     page.locator("#picture-error").get_by_text("The picture is too large: at most 3 MB.").wait_for()
     assert page.url.endswith("/app/personal-data?picture=too-large#picture-block")
     assert page.get_attribute("#picture", "aria-invalid") == "true"
+
+
+def test_client_tags_with_htmx_break_no_content_security_rule(page, live_server, anna):
+    """Adding, renaming and deleting tags swap the card; the `page` fixture fails on any CSP report in the console,
+    and the page's own securitypolicyviolation events are checked too."""
+    from services.permissions import grant
+
+    grant(anna, "tags.manage")
+    page.add_init_script("window.cspReports = []; document.addEventListener('securitypolicyviolation',"
+                         " function (e) { window.cspReports.push(e.violatedDirective + ' ' + e.sample); });")
+    sign_in_page(page, live_server)
+    page.goto(f"{live_server.url}/admin/client-tags")
+    for caption in ("VIP", "Опт"):
+        page.fill("#caption", caption)
+        page.get_by_role("button", name="Add tag").click()
+        page.locator("#tags-card td", has_text=caption).wait_for()
+    page.get_by_role("button", name="Add tag").click()  # empty: the card again with the error (422)
+    page.locator("#tags-card .error").wait_for()
+    page.get_by_role("link", name="Edit").first.click()
+    page.fill("#tags-card form.inline-form input[name=caption] >> nth=0", "VIP+")
+    page.get_by_role("button", name="Save").click()
+    page.locator("#tags-card td", has_text="VIP+").wait_for()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").first.click()
+    page.get_by_text("deleted.").wait_for()
+    assert page.evaluate("window.cspReports") == []
