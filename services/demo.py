@@ -50,7 +50,27 @@ def load_demo():
             if role in ("owner", "admin"):
                 add_to_group(user, administrators_group(org))
         load_demo_account(org, owner)
+        load_demo_clients(org)
     return org
+
+
+def load_demo_clients(org):
+    """Two client tags and a few clients, so the clients list, tag and country visibility and masking can be tried."""
+    from models import ClientTag
+
+    from .clients import import_clients
+
+    vip, wholesale = (ClientTag.create(organization=org, caption=c).id for c in ("VIP", "Опт"))
+    import_clients(org.id, [
+        {"name": "ООО «Северный ветер»", "email": "info@veter.example.com", "phone": "+74951234567",
+         "country": "RU", "tags": [vip]},
+        {"name": "ИП Кузнецов Андрей Викторович", "email": "kuznetsov@example.org", "phone": "+79161234567",
+         "country": "RU", "tags": [wholesale]},
+        {"name": "ТОО «Астана Трейд»", "email": "sales@astana.example.com", "phone": "+77172123456",
+         "country": "KZ", "tags": [vip, wholesale]},
+        {"name": "ОАО «Минск Софт»", "email": "office@minsk.example.com", "phone": "+375171234567",
+         "country": "BY", "tags": []},
+    ])
 
 
 def load_demo_account(org, owner):

@@ -101,6 +101,14 @@ def test_forgot_password_mails_an_old_local_address_like_any_other(client, old_d
     assert smtp.wait_for(1)[-1].message["To"] == "owner@demo.kabinet.local"
 
 
+def test_the_demo_administrator_sees_tagged_clients(demo, client):
+    email, password, _role = DEMO_PEOPLE[1]
+    sign_in(client, email, password)
+    html = client.get("/admin/clients").get_data(as_text=True)
+    assert "ТОО «Астана Трейд»" in html and '<span class="tag">VIP</span>' in html
+    assert "Опт" in client.get("/admin/client-tags").get_data(as_text=True)
+
+
 def test_demo_charge_lowers_the_balance_and_fires_the_owners_alert_once(demo, app):
     owner = User.get(User.email == DEMO_PEOPLE[0][0])
     assert Organization.get_by_id(demo.id).balance == Decimal("1234.50")
