@@ -109,6 +109,15 @@ def test_the_demo_administrator_sees_tagged_clients(demo, client):
     assert "Опт" in client.get("/admin/client-tags").get_data(as_text=True)
 
 
+def test_the_demo_administrator_can_sign_in_as_the_employee(demo, client):
+    sign_in(client, *DEMO_PEOPLE[1][:2])
+    employee = User.get(User.email == DEMO_PEOPLE[2][0])
+    response = form_post(client, f"/admin/users/{employee.id}/impersonate", {}, page="/admin/users")
+    assert response.status_code == 303
+    assert "You are viewing the account of employee@demo.example.com" in client.get("/app/personal-data").get_data(
+        as_text=True)
+
+
 def test_demo_charge_lowers_the_balance_and_fires_the_owners_alert_once(demo, app):
     owner = User.get(User.email == DEMO_PEOPLE[0][0])
     assert Organization.get_by_id(demo.id).balance == Decimal("1234.50")
