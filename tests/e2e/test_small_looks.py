@@ -82,7 +82,7 @@ def test_the_notification_grid_says_how_it_saves(browser, live_server, anna, js)
 
 
 def test_without_javascript_there_is_no_select_all_and_only_ticked_servers_go(page_nojs, live_server, anna):
-    one, two = (add_server(live_server.app, anna, host=host) for host in ("a.example.com", "b.example.com"))
+    _one, two = (add_server(live_server.app, anna, host=host) for host in ("a.example.com", "b.example.com"))
     page = page_nojs
     sign_in_page(page, live_server)
     assert page.locator("[data-select-all]").count() == 1 and not page.locator("[data-select-all]").is_visible()
