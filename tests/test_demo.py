@@ -133,6 +133,19 @@ def test_demo_charge_lowers_the_balance_and_fires_the_owners_alert_once(demo, ap
     assert alerts.count() == 1  # once, until the balance is back above the threshold
 
 
+@pytest.mark.parametrize("language, title, text", [
+    ("en", "Low balance", "The balance is RUB 734.50, below your alert threshold of RUB 1,000.00."),
+    ("ru", "Низкий баланс", "Баланс — 734,50 ₽, ниже вашего порога оповещения 1 000,00 ₽."),
+])
+def test_the_owner_reads_the_demo_alert_in_her_language(demo, app, client, language, title, text):
+    User.update(language=language).where(User.email == DEMO_PEOPLE[0][0]).execute()
+    with app.app_context():
+        demo_charge()
+    sign_in(client, *DEMO_PEOPLE[0][:2])
+    feed = client.get("/app/notifications").get_data(as_text=True).replace("\xa0", " ")
+    assert title in feed and text in feed
+
+
 def test_demo_charge_without_a_demo_does_nothing(app, org):
     with app.app_context():
         assert demo_charge() is None
