@@ -92,6 +92,15 @@ def test_an_old_local_billing_email_saves_when_unchanged_but_not_a_new_one(clien
     assert BillingDetails.get(BillingDetails.organization == org.id).billing_email == "buh@demo.kabinet.local"
 
 
+def test_the_events_log_finds_an_old_local_address(admin_client, old_demo):
+    from services import audit
+
+    audit.record("signin", actor=old_demo, target=old_demo.email)
+    html = admin_client.get("/admin/events?actor=Owner@demo.kabinet.local").get_data(as_text=True)
+    assert "There is no user" not in html and "valid e-mail" not in html
+    assert html.count(">owner@demo.kabinet.local<") >= 1
+
+
 def test_forgot_password_mails_an_old_local_address_like_any_other(client, old_demo, smtp):
     known = form_post(client, "/forgot-password", {"email": "owner@demo.kabinet.local"})
     unknown = form_post(client, "/forgot-password", {"email": "nobody@demo.kabinet.local"})
