@@ -83,7 +83,7 @@ class EmailAddress:
 
 
 def lookup_email(value):
-    """The address to look a person up by (sign-in, forgotten password): the normalised one when it is valid,
+    """The address to look a person up by (forgotten password, the events filter): the normalised one when valid,
     else as typed in lower case, so an address saved under older rules still finds its person."""
     try:
         return normalize_email(value)

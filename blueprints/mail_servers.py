@@ -80,7 +80,8 @@ class MailServerForm(Form):
     username = StringField(_l("Username"), id="mail-username", validators=[max_length(254)])
     password = PasswordField(_l("Password"), id="mail-password", validators=[max_length(500)])
     from_email = StringField(
-        _l("From e-mail"), id="mail-from_email", validators=[required(), max_length(254), EmailAddress(stored=lambda form: form.server and form.server.from_email)],
+        _l("From e-mail"), id="mail-from_email",
+        validators=[required(), max_length(254), EmailAddress(stored=lambda form: form.server and form.server.from_email)],
     )
     from_name = StringField(_l("From name"), id="mail-from_name", validators=[max_length(100)])
     current_password = PasswordField(
