@@ -159,3 +159,16 @@ def test_demo_charge_without_a_demo_does_nothing(app, org):
     with app.app_context():
         assert demo_charge() is None
     assert Organization.get_by_id(org.id).balance == Decimal("1234.50")
+
+
+def test_a_mail_server_keeps_an_old_local_sender_when_unchanged(app, signed_in, user):
+    from models import MailServer
+    from tests.test_mail_servers import BASE, GOOD, add_server
+
+    server = add_server(app, user, from_email="robot@demo.kabinet.local")
+    fields = {**GOOD, "host": "mail.example.org", "password": "", "from_email": "robot@demo.kabinet.local"}
+    assert form_post(signed_in, f"{BASE}/{server.id}", fields).status_code == 303
+    assert MailServer.get_by_id(server.id).host == "mail.example.org"
+    response = form_post(signed_in, f"{BASE}/{server.id}", {**fields, "from_email": "other@demo.kabinet.local"})
+    assert response.status_code == 422
+    assert MailServer.get_by_id(server.id).from_email == "robot@demo.kabinet.local"
