@@ -462,6 +462,19 @@ def register_cli(app):
         for email, password, role in DEMO_PEOPLE:
             click.echo(f"  {role:<10} {email}  /  {password}")
 
+    @app.cli.command("demo-charge")
+    @click.option("--amount", default="500.00", type=click.FloatRange(0.01, 1e9), help="Roubles to charge.")
+    def demo_charge(amount):
+        """Charge the demo organization, as the product would: the owner's low-balance alert (1 000 ₽) fires."""
+        from decimal import Decimal
+
+        from services.demo import demo_charge
+
+        entry = demo_charge(f"{amount:.2f}")
+        if entry is None:
+            raise click.ClickException("No demo organization: run `flask demo` first.")
+        click.echo(f"Charged {-Decimal(entry.change):.2f} ₽; the balance is now {Decimal(entry.balance_after):.2f} ₽.")
+
     @app.cli.command("rotate-key")
     def rotate_key():
         """Re-encrypt stored third-party secrets with the first ENCRYPTION_KEY (README: rotating the key)."""

@@ -148,7 +148,9 @@ class BillingForm(Form):
     bik = StringField(_l("BIC"), validators=[max_length(9)])
     account_number = StringField(_l("Settlement account"), validators=[max_length(20)])
     correspondent_account = StringField(_l("Correspondent account"), validators=[max_length(20)])
-    billing_email = EmailField(_l("Billing e-mail"), validators=[Optional(), max_length(254), EmailAddress()])
+    billing_email = EmailField(_l("Billing e-mail"), validators=[
+        Optional(), max_length(254), EmailAddress(stored=lambda form: form.stored_billing_email)])
+    stored_billing_email = None  # the saved one is kept unchecked when it comes back unchanged
 
     def is_entrepreneur(self):
         return self.legal_form.data == "ie"
@@ -216,6 +218,8 @@ def billing():
 @permission_required("billing.edit")
 def save_billing():
     form = BillingForm()
+    form.stored_billing_email = BillingDetails.select(BillingDetails.billing_email).where(
+        BillingDetails.organization == current_user.organization_id).scalar()
     if not form.validate():
         return billing_page(form, 422)
     org_id = current_user.organization_id

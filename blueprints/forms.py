@@ -67,10 +67,28 @@ def normalize_email(value):
 
 
 class EmailAddress:
-    """Validator that also normalises the field's data."""
+    """Validator that also normalises the field's data. With `stored(form)` (the address saved before), an
+    unchanged address is kept as it is without a check: one saved under older rules (the old demo's
+    `.local` addresses) must not stop the rest of the form from being saved."""
+
+    def __init__(self, stored=None):
+        self.stored = stored
 
     def __call__(self, form, field):
+        stored = self.stored(form) if self.stored else None
+        if stored and isinstance(field.data, str) and field.data.lower() == stored.lower():
+            field.data = stored
+            return
         field.data = normalize_email(field.data)
+
+
+def lookup_email(value):
+    """The address to look a person up by (forgotten password, the events filter): the normalised one when valid,
+    else as typed in lower case, so an address saved under older rules still finds its person."""
+    try:
+        return normalize_email(value)
+    except ValidationError:
+        return (value or "").lower()
 
 
 class StrongPassword:

@@ -80,7 +80,8 @@ class MailServerForm(Form):
     username = StringField(_l("Username"), id="mail-username", validators=[max_length(254)])
     password = PasswordField(_l("Password"), id="mail-password", validators=[max_length(500)])
     from_email = StringField(
-        _l("From e-mail"), id="mail-from_email", validators=[required(), max_length(254), EmailAddress()]
+        _l("From e-mail"), id="mail-from_email",
+        validators=[required(), max_length(254), EmailAddress(stored=lambda form: form.server and form.server.from_email)],
     )
     from_name = StringField(_l("From name"), id="mail-from_name", validators=[max_length(100)])
     current_password = PasswordField(
@@ -281,8 +282,8 @@ def test_result(server, ok, message, status):
 
 @bp.post("/delete")
 def delete_servers():
-    """Delete the selected servers after a confirmation (a popup with htmx, a page without)."""
-    everything = request.form.get("all") == "1"
+    """Delete the ticked servers after a confirmation (a popup with htmx, a page without); only the ticked ones,
+    so a server added in another tab meanwhile is never deleted unseen."""
     raw_ids = request.form.getlist("ids")
     if any(not value.isascii() or not value.isdigit() or len(value) > 18 for value in raw_ids):
         abort(404)
@@ -290,10 +291,8 @@ def delete_servers():
     query = MailServer.select().where(
         MailServer.owner == current_user.id, MailServer.organization == current_user.organization_id
     )
-    if not everything:
-        query = query.where(MailServer.id.in_(ids or [0]))
-    servers = list(query.order_by(MailServer.id))
-    if not everything and len(servers) != len(ids):
+    servers = list(query.where(MailServer.id.in_(ids or [0])).order_by(MailServer.id))
+    if len(servers) != len(ids):
         abort(404)  # someone else's (or a missing) server among the ids
     if not servers or request.form.get("confirm") != "yes":
         return render(

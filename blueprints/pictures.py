@@ -12,7 +12,9 @@ from . import limit_upload, render, render_blocks, see_other, wants_fragment
 from .forms import Form
 from .profile import PAGE, bp, client_meta, me, page_context
 
-limit_upload("profile.upload_picture", lambda config: avatars.MAX_BYTES, lambda config: avatars.too_large_message())
+TOO_LARGE = "too-large"  # ?picture= on the personal-data page: the message at the picture field
+limit_upload("profile.upload_picture", lambda config: avatars.MAX_BYTES, lambda config: avatars.too_large_message(),
+             page=lambda: url_for("profile.personal_data", picture=TOO_LARGE, _anchor="picture-block"))
 
 
 class PictureForm(Form):

@@ -13,7 +13,7 @@ from wtforms.widgets import PasswordInput
 
 from extensions import count_attempt, language_for, locale_code, login_manager, seconds_until_allowed
 from models import Prepared, User, db, utcnow
-from services import audit, codes, email_change, passwords, region, sessions, webhooks
+from services import audit, avatars, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
 from services.sms import SmsError, send_sms
 
@@ -167,7 +167,7 @@ class EditForm(Form):
     full_name = StringField(
         _l("Full name"), validators=[required(_l("Enter your name.")), max_length(NAME_MAX), plain_text]
     )
-    email = EmailField(_l("E-mail"), validators=[EmailAddress()])
+    email = EmailField(_l("E-mail"), validators=[EmailAddress(stored=lambda form: form.user.email)])
     phone = StringField(_l("Phone number"), validators=[required(_l("Enter a phone number.")), max_length(PHONE_MAX)])
     # The values are rendered back only on the confirmation step, to the person who typed them.
     new_password = PasswordField(
@@ -249,7 +249,6 @@ def page_context(user, **overrides):
         "code_form": CodeForm(formdata=None),
         "pending_phone": codes.pending_code(user, "phone"),
         "phone_locked": contacts_locked(user, "phone"),
-        "phone_message": None,
         "popup": False,
         "detect_time_zone": user.time_zone is None,
         "time_zone_form": TimeZoneForm(formdata=None),
@@ -267,7 +266,9 @@ def me():
 
 @bp.get("/personal-data")
 def personal_data():
-    return render(PAGE, **page_context(me()))
+    # A picture over the limit without JS comes back here (blueprints.pictures), told so at the field.
+    too_large = request.args.get("picture") == "too-large"
+    return render(PAGE, **page_context(me(), **({"picture_error": avatars.too_large_message()} if too_large else {})))
 
 
 def profile_changed(user, fields):
@@ -571,10 +572,9 @@ def change_phone():
 
 
 def code_sent(user, phone):
-    message = _("We sent a code to %(phone)s.", phone=region.format_phone(phone))
-    if wants_fragment():
-        return phone_section(user, 200, popup=True, phone_message=message)
-    flash(message, "success")
+    if wants_fragment():  # the popup itself says where the code went
+        return phone_section(user, 200, popup=True)
+    flash(_("We sent a code to %(phone)s.", phone=region.format_phone(phone)), "success")
     return see_other(url_for(".personal_data", _anchor="phone-section"))
 
 
@@ -696,6 +696,12 @@ def edit():
         flash(_("We sent a code to %(phone)s. Enter it below to confirm the number.", phone=region.format_phone(form.phone.data)), "success")
         return see_other(url_for(".personal_data", _anchor="phone-section"))
     return see_other(url_for(".personal_data"))
+
+
+@bp.app_template_filter("phone")
+def phone_filter(number):
+    """An E.164 number as people write it (+7 912 345-67-89)."""
+    return region.format_phone(number)
 
 
 @bp.app_template_filter("local_datetime")

@@ -6,12 +6,18 @@ from models import Organization, User, db
 from . import passwords
 from .permissions import add_to_group, administrators_group
 
+# A domain the app's own e-mail check accepts (example.com is reserved for examples, and never receives mail):
+# `.local` or `.test` addresses are refused by it, so the demo people could not save their own forms.
+DEMO_DOMAIN = "demo.example.com"
 DEMO_PEOPLE = (
-    ("owner@demo.kabinet.local", "owner-demo-password-42", "owner"),
-    ("admin@demo.kabinet.local", "admin-demo-password-42", "admin"),
-    ("employee@demo.kabinet.local", "employee-demo-password-42", "employee"),
+    (f"owner@{DEMO_DOMAIN}", "owner-demo-password-42", "owner"),
+    (f"admin@{DEMO_DOMAIN}", "admin-demo-password-42", "admin"),
+    (f"employee@{DEMO_DOMAIN}", "employee-demo-password-42", "employee"),
 )
 DEMO_NAMES = {"owner": "Анна Смирнова", "admin": "Boris Ivanov", "employee": ""}
+# The owner's low-balance alert: below the demo balance of 1 234,50 ₽, above it after one `flask demo-charge`.
+DEMO_THRESHOLD = Decimal("1000.00")
+DEMO_CHARGE = Decimal("500.00")
 
 
 def load_demo():
@@ -44,7 +50,27 @@ def load_demo():
             if role in ("owner", "admin"):
                 add_to_group(user, administrators_group(org))
         load_demo_account(org, owner)
+        load_demo_clients(org)
     return org
+
+
+def load_demo_clients(org):
+    """Two client tags and a few clients, so the clients list, tag and country visibility and masking can be tried."""
+    from models import ClientTag
+
+    from .clients import import_clients
+
+    vip, wholesale = (ClientTag.create(organization=org, caption=c).id for c in ("VIP", "Опт"))
+    import_clients(org.id, [
+        {"name": "ООО «Северный ветер»", "email": "info@veter.example.com", "phone": "+74951234567",
+         "country": "RU", "tags": [vip]},
+        {"name": "ИП Кузнецов Андрей Викторович", "email": "kuznetsov@example.org", "phone": "+79161234567",
+         "country": "RU", "tags": [wholesale]},
+        {"name": "ТОО «Астана Трейд»", "email": "sales@astana.example.com", "phone": "+77172123456",
+         "country": "KZ", "tags": [vip, wholesale]},
+        {"name": "ОАО «Минск Софт»", "email": "office@minsk.example.com", "phone": "+375171234567",
+         "country": "BY", "tags": []},
+    ])
 
 
 def load_demo_account(org, owner):
@@ -58,7 +84,7 @@ def load_demo_account(org, owner):
     BillingDetails.create(
         organization=org, postal_address="119021, г. Москва, а/я 16", bank_name="ПАО Сбербанк", bik="044525225",
         account_number="40702810938000012345", correspondent_account="30101810400000000225",
-        billing_email="buh@demo.kabinet.local",
+        billing_email=f"buh@{DEMO_DOMAIN}",
     )
     Organization.update(balance=0).where(Organization.id == org.id).execute()
     today = date.today()
@@ -94,6 +120,22 @@ def load_demo_account(org, owner):
     GroupPermission.create(group=bookkeeping, permission="billing.view")
     for user in User.select().where(User.organization == org.id, User.role == "employee"):
         add_to_group(user, bookkeeping)
+    from .notifications import set_threshold
+
+    set_threshold(User.get_by_id(owner.id), DEMO_THRESHOLD)
+
+
+def demo_charge(amount=DEMO_CHARGE):
+    """Charge the demo organization as the product would (services.invoices.change_balance), so the owner's
+    low-balance alert can be tried; None when there is no demo organization. Returns the balance entry."""
+    from datetime import date
+
+    from .invoices import change_balance
+
+    owner = User.get_or_none(User.email == DEMO_PEOPLE[0][0])
+    if owner is None:
+        return None
+    return change_balance(owner.organization_id, -Decimal(amount), f"Демо-списание {date.today():%d.%m.%Y}")
 
 
 def demo_document(org, owner):

@@ -315,14 +315,19 @@ def test_delete_with_htmx_shows_a_confirmation_dialog(app, signed_in, user):
     assert MailServer.select().count() == 0
 
 
-def test_select_all_deletes_every_own_server_and_nobody_elses(app, signed_in, user, strangers_server):
-    for i in range(3):
-        add_server(app, user, host=f"s{i}.example.com")
+def test_only_ticked_servers_are_deleted_and_a_select_all_field_means_nothing(app, signed_in, user, strangers_server):
+    mine = [add_server(app, user, host=f"s{i}.example.com") for i in range(3)]
     asked = form_post(signed_in, f"{BASE}/delete", {"all": "1"}, page="/app/personal-data")
-    assert "Delete 3 mail servers?" in asked.get_data(as_text=True)
+    assert asked.status_code == 422 and "Select the mail servers to delete first." in asked.get_data(as_text=True)
+    asked = form_post(signed_in, f"{BASE}/delete", {"all": "1", "ids": [mine[0].id, mine[2].id]},
+                      page="/app/personal-data")
+    assert "Delete 2 mail servers?" in asked.get_data(as_text=True)
     token = csrf_from(asked.get_data(as_text=True))
-    signed_in.post(f"{BASE}/delete", data={"all": "1", "confirm": "yes", "csrf_token": token})
-    assert sorted(s.id for s in MailServer.select()) == sorted(s.id for s in strangers_server)
+    signed_in.post(f"{BASE}/delete", data={"all": "1", "ids": [mine[0].id, mine[2].id], "confirm": "yes",
+                                          "csrf_token": token})
+    assert sorted(s.id for s in MailServer.select()) == sorted([mine[1].id] + [s.id for s in strangers_server])
+    page = signed_in.get("/app/personal-data").get_data(as_text=True)
+    assert 'class="js-only" data-select-all' in page and 'name="all"' not in page
 
 
 def test_delete_with_nothing_selected_says_so(app, signed_in, user):

@@ -29,9 +29,18 @@ def test_cli_upgrade_and_demo_on_a_fresh_sqlite_database(tmp_path):
         result = runner.invoke(args=["db", "upgrade"])
         assert "m0001_core" in result.output
         result = runner.invoke(args=["demo", "--if-empty"])
-        assert "owner@demo.kabinet.local" in result.output
+        assert "owner@demo.example.com" in result.output
         with app.app_context(), database.connection_context():
             assert User.select().count() == 3
         assert "already loaded" in runner.invoke(args=["demo", "--if-empty"]).output
+        # README: one command lowers the demo balance below the owner's alert, through the notification path.
+        result = runner.invoke(args=["demo-charge"])
+        assert result.exit_code == 0 and "the balance is now 734.50" in result.output
+        with app.app_context(), database.connection_context():
+            from models import Notification
+
+            owner = User.get(User.email == "owner@demo.example.com")
+            assert Notification.select().where(Notification.user == owner.id,
+                                               Notification.category == "low_balance").count() == 1
     finally:
         database.close_all()  # the next test's app fixture binds the run's database again

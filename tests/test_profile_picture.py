@@ -124,8 +124,14 @@ def test_bad_pictures_are_refused_and_nothing_is_saved(signed_in, user, data, na
 
 
 def test_four_megabyte_upload_is_refused_before_it_is_read(signed_in, user):
-    response = upload(signed_in, b"\x89PNG" + b"\x00" * (4 * 1024 * 1024), name="huge.png")
+    huge = b"\x89PNG" + b"\x00" * (4 * 1024 * 1024)
+    response = upload(signed_in, huge, name="huge.png", headers=HTMX)
     assert response.status_code == 413 and "at most 3 MB" in response.get_data(as_text=True)
+    # Without JS: back on the page with the message at the field, not on an error page.
+    response = upload(signed_in, huge, name="huge.png")
+    assert response.status_code == 303 and response.headers["Location"].endswith("?picture=too-large#picture-block")
+    html = signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<p class="error" id="picture-error" role="alert">The picture is too large: at most 3 MB.</p>' in html
     assert not Avatar.select().exists()
 
 

@@ -15,7 +15,7 @@ from services.permissions import has_permission, permission_required
 from services.useragent import describe as describe_device
 
 from .. import render, see_other, wants_fragment
-from ..forms import Form, max_length, normalize_email, required
+from ..forms import Form, lookup_email, max_length, normalize_email, required
 from ..pictures import preload_avatars
 from . import bp, me, own
 
@@ -47,9 +47,10 @@ class EventFilters(Form):
     def validate_actor(self, field):
         if not field.data:
             return
-        email = normalize_email(field.data)
+        email = lookup_email(field.data)  # also an address saved under older rules (the old demo's `.local`)
         self.actor_user = User.get_or_none(User.email == email, User.organization == me().organization_id)
         if self.actor_user is None:
+            normalize_email(field.data)  # a malformed address is told so rather than "no such user"
             raise ValidationError(_l("There is no user with this e-mail in your organization."))
 
     def validate_until(self, field):

@@ -26,6 +26,9 @@ document.addEventListener("click", function (event) {
     event.preventDefault(); // a Cancel link leaves the page only when there is no popup to close
     closer.closest("dialog").close();
   }
+  // Open a closed <dialog> again (the SMS code popup after Esc): <button data-open-dialog="dialog-id">.
+  var opener = event.target.closest("[data-open-dialog]");
+  if (opener) { document.getElementById(opener.getAttribute("data-open-dialog")).showModal(); }
   // A click anywhere on a <tr data-row-link> (but its controls) follows its [data-row-link-target] link.
   var row = event.target.closest("tr[data-row-link]");
   if (row && !event.target.closest("a, button, input, label, select, textarea") &&
