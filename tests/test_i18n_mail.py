@@ -48,7 +48,7 @@ def reader_in_russian(app, org):
 def send_everything(app, reader, admin):
     """Every mail and SMS the app sends a person, each made to go the way the app makes it go."""
     from blueprints import auth, profile, security
-    from blueprints.admin import users
+    from blueprints.admin import user_security, users
 
     with app.test_request_context("/app/personal-data", headers={"Accept-Language": "en"}):  # someone reading English
         login_user(admin)
@@ -61,8 +61,8 @@ def send_everything(app, reader, admin):
             security.notify_2fa_change(reader, what)
         users.send_set_password_link(reader, invite=True)
         users.send_set_password_link(reader, invite=False)
-        users.notify_two_factor_changed(reader, "email")
-        users.notify_two_factor_changed(reader, "off")
+        user_security.notify_two_factor_changed(reader, "email")
+        user_security.notify_two_factor_changed(reader, "off")
     with app.test_request_context("/", headers={"Accept-Language": "ru"}):  # the person themselves, on a Russian page
         for purpose in ("signin", "2fa_setup"):
             _secret, challenge = otp.start_challenge(reader, purpose, target=reader.email)
