@@ -186,7 +186,7 @@ def test_rate_limit_storage_down_sign_in_works_and_is_still_limited(config, user
         data = {"csrf_token": token, "email": "anna@example.com", "password": password}
         return client.post("/login", data=data, headers=headers)
 
-    statuses = [attempt("wrong password %d" % n).status_code for n in range(6)]
+    statuses = [attempt(f"wrong password {n}").status_code for n in range(6)]
     assert statuses == [422] * 5 + [429], statuses  # LOGIN_LIMIT_PER_ACCOUNT: 5 per 10 minutes
     assert attempt(PASSWORD).status_code == 429  # still limited, also for the right password
     app.extensions["rate_limits"][0].local.storage.reset()
