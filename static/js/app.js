@@ -151,3 +151,7 @@ function notSent(event) {
 document.addEventListener("htmx:sendError", notSent);
 document.addEventListener("htmx:timeout", notSent);
 window.addEventListener("online", function () { unsavedFields.slice().forEach(retrySave); });
+// Leaving the page while a save has not landed: the browser asks first (its own, untranslatable text).
+window.addEventListener("beforeunload", function (event) {
+  if (unsavedFields.some(function (field) { return field.isConnected; })) { event.preventDefault(); event.returnValue = ""; }
+});

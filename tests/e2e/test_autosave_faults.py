@@ -100,6 +100,12 @@ def test_a_save_typed_while_the_database_is_down_lands_when_it_is_back(browser, 
         field.fill("Anna Sidorova-Petrova")
         state.get_by_text("No connection — not saved, will retry").wait_for()
         assert saved_name(server) == "Anna Sidorova"
+        # Leaving now would lose the text: the browser asks first.
+        dialogs = []
+        page.once("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+        page.locator("#topbar-label").click()
+        page.get_by_role("link", name="Security").click()  # returns once the dialog is answered
+        assert dialogs == ["beforeunload"] and page.url.endswith("/app/personal-data")
         page.context.set_offline(False)
         state.get_by_text("Saved", exact=True).wait_for(timeout=20_000)
         assert saved_name(server) == "Anna Sidorova-Petrova"
