@@ -2,11 +2,15 @@
 
     python deploy/supervise.py NAME=COMMAND [NAME=COMMAND ...]
 
-Each COMMAND (split like a shell would) is started at once. One that exits is started again after 1 s,
-then 2, 4 … 30 s while it keeps dying within a minute of starting; the others are never touched.
-SIGTERM or SIGINT stops them all (SIGTERM, then SIGKILL after 10 s) and ends the supervisor.
+Each COMMAND (split like a shell would) is started at once, in a process group of its own. One that
+exits is started again after 1 s, then 2, 4 … 30 s while it keeps dying within a minute of starting;
+what it started is stopped with it (SIGTERM, SIGKILL when the restart is due); the others are never
+touched.
+SIGTERM or SIGINT stops them all (SIGTERM to each one's process group, SIGKILL after 10 s) and ends
+the supervisor.
 Standard library only: it must outlive whatever it runs.
 """
+import os
 import shlex
 import signal
 import subprocess
@@ -30,7 +34,7 @@ class Program:
     def start(self):
         self.started, self.restart_at = time.monotonic(), None
         try:
-            self.process = subprocess.Popen(self.command)
+            self.process = subprocess.Popen(self.command, start_new_session=True)  # its own group: signal()
         except OSError as exc:
             say(f"{self.name} could not start ({exc}); trying again in {self.delay} s")
             self.restart_at = self.started + self.delay
@@ -43,8 +47,13 @@ class Program:
         now = time.monotonic()
         if self.restart_at is not None:
             if now >= self.restart_at:
+                if self.process:
+                    self.signal(signal.SIGKILL)  # whatever of it outlived the grace below
                 self.start()
         elif self.process.poll() is not None:
+            # As systemd does with a unit's cgroup: what the dead process started goes too (gunicorn's
+            # orphaned workers would keep the port and, under load, never notice their master is gone).
+            self.signal(signal.SIGTERM)
             if now - self.started >= STABLE_SECONDS:
                 self.delay = 1
             self.restart_at = now + self.delay
@@ -52,9 +61,12 @@ class Program:
                 f"starting it again in {self.delay} s")
             self.delay = min(MAX_DELAY, self.delay * 2)
 
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
+    def signal(self, sig):
+        """To the process and what it started (gunicorn's workers), so none is left behind."""
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def main(specs):
@@ -68,16 +80,17 @@ def main(specs):
         for program in programs:
             program.check()
     say("stopping")
-    for program in programs:
-        program.stop()
+    started = [program for program in programs if program.process]
+    for program in started:
+        program.signal(signal.SIGTERM)
     deadline = time.monotonic() + 10
-    for program in programs:
-        if program.process:
-            try:
-                program.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                program.process.kill()
-                program.process.wait()
+    for program in started:
+        try:
+            program.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        program.signal(signal.SIGKILL)  # what is left of its group
+        program.process.wait()
 
 
 if __name__ == "__main__":
