@@ -99,6 +99,7 @@ var unsavedFields = [];
 function retrySave(field) {
   clearTimeout(field.kabinetRetry);
   field.kabinetRetry = null;
+  field.kabinetRetrying = true;
   if (field.isConnected) { htmx.trigger(field, "change"); }
 }
 function saveFailed(field, offline) {
@@ -110,7 +111,9 @@ function saveFailed(field, offline) {
     state.classList.add("error");
   }
   field.setAttribute("data-unsaved", "");
-  field.kabinetDelay = Math.min(30, (field.kabinetDelay || 0.5) * 2);
+  // A failed retry waits twice as long as the last one; a failed new input tries again after 1 s.
+  field.kabinetDelay = field.kabinetRetrying ? Math.min(30, (field.kabinetDelay || 0.5) * 2) : 1;
+  field.kabinetRetrying = false;
   clearTimeout(field.kabinetRetry);
   field.kabinetRetry = setTimeout(retrySave, field.kabinetDelay * 1000, field);
   if (unsavedFields.indexOf(field) < 0) { unsavedFields.push(field); }
@@ -123,12 +126,13 @@ document.addEventListener("htmx:afterRequest", function (event) {
   var field = autosaveField(event), status = event.detail.xhr ? event.detail.xhr.status : 0;
   if (!field || !status) { return; } // not an autosave, or not sent (htmx:sendError) or replaced by a newer save
   if (status >= 500) { saveFailed(field, false); return; }
-  if (field.hasAttribute("data-unsaved")) { // answered at last (saved, or a message in its place)
-    field.removeAttribute("data-unsaved");
+  if (field.hasAttribute("data-unsaved") && status < 300) { // saved at last: the outage's banner goes
     Array.prototype.forEach.call(document.querySelectorAll("#messages .flash.error"), function (p) { p.remove(); });
   }
+  field.removeAttribute("data-unsaved"); // answered: saved, or a message in its place (422, 403 …)
   clearTimeout(field.kabinetRetry);
   field.kabinetDelay = 0;
+  field.kabinetRetrying = false;
   if (unsavedFields.indexOf(field) >= 0) { unsavedFields.splice(unsavedFields.indexOf(field), 1); }
 });
 document.addEventListener("htmx:beforeRequest", function (event) {

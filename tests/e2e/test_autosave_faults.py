@@ -95,6 +95,16 @@ def test_a_save_typed_while_the_database_is_down_lands_when_it_is_back(browser, 
         assert field.get_attribute("data-unsaved") is None
         assert saved_name(server) == "Anna Sidorova"
 
+        # The same for a notification box: unticked while the database is away, saved once it is back.
+        box = page.get_by_role("checkbox", name="Security (new sign-in, password or 2FA changed) E-mail")
+        server.proxy.cut()
+        box.uncheck()
+        page.locator("#nt-state").get_by_text("Not saved — will retry").wait_for()
+        server.proxy.restore()
+        page.locator("#nt-state").get_by_text("Saved", exact=True).wait_for(timeout=20_000)
+        page.reload()
+        assert not box.is_checked()
+
         # The server cannot be reached at all: "No connection", and the save lands once back online.
         page.context.set_offline(True)
         field.fill("Anna Sidorova-Petrova")
