@@ -72,14 +72,15 @@ class Traffic:
             thread.start()
 
     def healthy_after(self, moment, timeout=60):
-        """Seconds from `moment` until every person has saved again."""
+        """Seconds from `moment` until the first save landed, and until every person had saved again."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ok = {n for t, status, _s, n in list(self.saves) if t >= moment and status == 200}
-            if len(ok) == self.users:
-                return min(t for t, status, _s, n in self.saves if t >= moment and status == 200) - moment, \
-                    max(min(t for t, status, _s, m in self.saves if t >= moment and status == 200 and m == n)
-                        for n in ok) - moment
+            first_ok = {}  # person -> time of their first 200 since `moment`
+            for t, status, _s, n in list(self.saves):
+                if t >= moment and status == 200:
+                    first_ok.setdefault(n, t)
+            if len(first_ok) == self.users:
+                return min(first_ok.values()) - moment, max(first_ok.values()) - moment
             time.sleep(0.1)
         raise SystemExit("no recovery")
 
