@@ -27,7 +27,7 @@ run: $(BIN)/.installed $(CATALOGS)
 	$(BIN)/flask demo --if-empty
 	$(BIN)/flask serve
 
-# Production mode here: gunicorn workers and one scheduler on the local PostgreSQL and Redis.
+# Production mode here: gunicorn workers and one scheduler, supervised (deploy/supervise.py), on the local PostgreSQL and Redis.
 prod: $(BIN)/.installed $(CATALOGS)
 	deploy/run-local.sh
 

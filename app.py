@@ -422,7 +422,9 @@ def register_errors(app):
         # Render the message as for a visitor: nothing on the error page may ask the database again.
         g.backend_down = True
         g._login_user = login_manager.anonymous_user()
-        return error_response(503)
+        response = error_response(503)
+        response.headers["Retry-After"] = "5"  # an outage seen so far lasts seconds (README: faults)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc):

@@ -67,6 +67,7 @@ class Config:
     MAIL_ALLOW_PRIVATE = env_bool("MAIL_ALLOW_PRIVATE", False)
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_RETRY_SECONDS = env_int("RATELIMIT_RETRY_SECONDS", 5)  # while Redis is away: count per process, retry it this often
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 10 minutes")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "120 per minute")  # per API key

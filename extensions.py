@@ -11,7 +11,8 @@ from flask_wtf.csrf import CSRFProtect, same_origin, validate_csrf
 from jinja2 import pass_context
 from markupsafe import Markup
 from limits import parse
-from limits.storage import storage_from_string
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from wtforms.validators import ValidationError
 
@@ -152,10 +153,56 @@ login_manager = ServerSessionLogin()
 # Only the places that limit something ask (sign-in, codes, the API): a request-wide hook such as
 # Flask-Limiter's cost every request about 0.15 ms for nothing (bench/autosave.py).
 
+limits_log = logging.getLogger("kabinet.rate_limits")
+
+
+class FallbackLimiter:
+    """Fixed windows in the shared store, or in this process's memory while the shared store is away.
+
+    A Redis outage must not lock everyone out (every sign-in a 503): while the store fails, each process
+    keeps limiting on its own (so a process lets through at most its own share of the limit), and asks
+    the shared store again every RATELIMIT_RETRY_SECONDS. One log line when it goes, one when it is back."""
+
+    def __init__(self, uri, retry_seconds=5):
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1} if uri.startswith(("redis", "valkey")) else {}
+        self.uri, self.retry_seconds = uri, retry_seconds
+        self.shared = FixedWindowRateLimiter(storage_from_string(uri, wrap_exceptions=True, **options))
+        self.local = FixedWindowRateLimiter(MemoryStorage())
+        self.retry_at = None  # monotonic time of the next try while the shared store is down
+
+    def call(self, method, *args):
+        if self.retry_at is None or time.monotonic() >= self.retry_at:
+            try:
+                result = getattr(self.shared, method)(*args)
+            except StorageError as exc:
+                if self.retry_at is None:
+                    limits_log.warning("rate limits: %s unavailable (%s), counting in this process meanwhile",
+                                       self.uri.split("@")[-1], exc.storage_error)
+                self.retry_at = time.monotonic() + self.retry_seconds
+            else:
+                if self.retry_at is not None:
+                    limits_log.warning("rate limits: %s is back", self.uri.split("@")[-1])
+                    self.retry_at = None
+                return result
+        return getattr(self.local, method)(*args)
+
+    def test(self, *args):
+        return self.call("test", *args)
+
+    def hit(self, *args):
+        return self.call("hit", *args)
+
+    def get_window_stats(self, *args):
+        return self.call("get_window_stats", *args)
+
 
 def init_rate_limits(app):
-    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
-    app.extensions["rate_limits"] = (FixedWindowRateLimiter(storage), app.config.get("RATELIMIT_KEY_PREFIX", ""))
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    if uri.startswith("memory"):
+        strategy = FixedWindowRateLimiter(storage_from_string(uri))
+    else:
+        strategy = FallbackLimiter(uri, app.config.get("RATELIMIT_RETRY_SECONDS", 5))
+    app.extensions["rate_limits"] = (strategy, app.config.get("RATELIMIT_KEY_PREFIX", ""))
 
 
 def _limiter(identifiers):

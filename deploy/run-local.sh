@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Production mode on this machine: gunicorn workers + one scheduler on the local PostgreSQL and Redis.
-# Usage: deploy/run-local.sh  (WORKERS, PORT, PROD_DATABASE_URL override the defaults)
+# Usage: deploy/run-local.sh  (WORKERS, PORT, PROD_DATABASE_URL override the defaults; stop it with Ctrl-C)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL="${PROD_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/kabinet}"
@@ -13,8 +13,8 @@ psql "${DATABASE_URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname
     || psql "${DATABASE_URL%/*}/postgres" -c "CREATE DATABASE \"$db\"" >/dev/null
 .venv/bin/flask --app app:create_app db upgrade
 .venv/bin/flask --app app:create_app demo --if-empty
-.venv/bin/flask --app app:create_app scheduler & scheduler=$!
-.venv/bin/gunicorn --workers "${WORKERS:-4}" --bind "127.0.0.1:${PORT:-8000}" 'app:create_app()' & web=$!
-trap 'kill $scheduler $web 2>/dev/null; wait' EXIT INT TERM
-echo "Kabinet (production mode) on http://127.0.0.1:${PORT:-8000}/ with $((${WORKERS:-4})) workers and one scheduler"
-wait -n
+echo "Kabinet (production mode) on http://127.0.0.1:${PORT:-8000}/ with ${WORKERS:-4} workers and one scheduler"
+# Supervised as the systemd units are: a process that dies is started again, the other keeps running.
+exec .venv/bin/python deploy/supervise.py \
+    "scheduler=.venv/bin/flask --app app:create_app scheduler" \
+    "web=.venv/bin/gunicorn --workers ${WORKERS:-4} --bind 127.0.0.1:${PORT:-8000} app:create_app()"

@@ -12,9 +12,11 @@ import os
 import signal
 import socket
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import peewee
 import psycopg2
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -63,12 +65,38 @@ JOBS = [
 ]
 
 
+class Outage:
+    """One log line when the database goes away and one when it is back, instead of a traceback from
+    every job and lock attempt in between."""
+
+    def __init__(self):
+        self.since = None
+
+    def failed(self, exc):
+        if self.since is None:
+            self.since = time.monotonic()
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning("scheduler: the database is unavailable (%s); jobs wait for it", reason)
+
+    def ended(self):
+        if self.since is not None:
+            log.warning("scheduler: the database is back after %.1f s", time.monotonic() - self.since)
+            self.since = None
+
+
+database_outage = Outage()
+DATABASE_ERRORS = (peewee.OperationalError, peewee.InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
 def in_app_context(app, func):
     def run():
         with app.app_context():
-            db.connect(reuse_if_open=True)
             try:
+                db.connect(reuse_if_open=True)
                 func()
+                database_outage.ended()
+            except DATABASE_ERRORS as exc:
+                database_outage.failed(exc)
             except Exception:
                 log.exception("job %s failed", func.__name__)
             finally:
@@ -100,9 +128,10 @@ class PostgresLock:
             self.conn.autocommit = True
             with self.conn.cursor() as cur:
                 cur.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+                database_outage.ended()
                 return cur.fetchone()[0]
         except psycopg2.Error as exc:
-            log.warning("scheduler lock: %s", exc)
+            database_outage.failed(exc)
             self.release()
             return False
 

@@ -173,16 +173,40 @@ def test_menu_works_without_javascript(signed_in):
     assert '<details class="menu">' in html and 'action="/logout"' in html
 
 
-def test_rate_limit_storage_down_gives_a_translated_503(config):
+def test_rate_limit_storage_down_sign_in_works_and_is_still_limited(config, user, caplog):
+    """Redis away: sign-ins go on, counted in the process's memory (issue: faults); one log line."""
     from app import create_app
 
     app = create_app({**config, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})
     client = app.test_client()
     headers = {"Accept-Language": "ru"}
     token = csrf_from(client.get("/login", headers=headers).get_data(as_text=True))
+
+    def attempt(password):
+        data = {"csrf_token": token, "email": "anna@example.com", "password": password}
+        return client.post("/login", data=data, headers=headers)
+
+    statuses = [attempt(f"wrong password {n}").status_code for n in range(6)]
+    assert statuses == [422] * 5 + [429], statuses  # LOGIN_LIMIT_PER_ACCOUNT: 5 per 10 minutes
+    assert attempt(PASSWORD).status_code == 429  # still limited, also for the right password
+    app.extensions["rate_limits"][0].local.storage.reset()
+    assert attempt(PASSWORD).status_code == 303
+    outage = [r for r in caplog.records if r.name == "kabinet.rate_limits"]
+    assert len(outage) == 1 and "counting in this process" in outage[0].getMessage()
+
+
+def test_database_down_answers_a_translated_503_with_retry_after(client, monkeypatch):
+    import peewee
+
+    def down(*args, **kwargs):
+        raise peewee.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(User, "get_or_none", down)
+    token = csrf_from(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data={"csrf_token": token, "email": "a@example.com", "password": "x" * 9},
-                           headers=headers)
-    assert response.status_code == 503 and "Сервис ненадолго недоступен" in response.get_data(as_text=True)
+                           headers={"Accept-Language": "ru", "HX-Request": "true"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "Сервис ненадолго недоступен. Попробуйте ещё раз через несколько секунд." in response.get_data(as_text=True)
 
 
 def test_own_css_and_js_are_served_without_comments_vendor_files_untouched(client):

@@ -68,3 +68,35 @@ def test_two_schedulers_one_leader_and_handover(app, database_url, tmp_path):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(10)
+
+
+def test_jobs_log_one_line_per_database_outage_and_its_end(app, caplog, monkeypatch):
+    """While the database is down every job fails to connect: one warning without a traceback for the
+    outage, one when it ends, instead of a traceback per job run (issue: faults)."""
+    import logging
+
+    import peewee
+
+    from models import db
+    from services.scheduler import database_outage, in_app_context
+
+    runs = []
+    job = in_app_context(app, lambda: runs.append(1))
+    real_connect = db.obj.connect
+
+    def refused(*args, **kwargs):
+        raise peewee.OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused\n'
+                                      "\tIs the server running on that host?")
+
+    monkeypatch.setattr(database_outage, "since", None)
+    caplog.set_level(logging.WARNING, logger="services.scheduler")
+    monkeypatch.setattr(db.obj, "connect", refused)
+    for _ in range(5):
+        job()
+    monkeypatch.setattr(db.obj, "connect", real_connect)
+    job()
+    job()
+    lines = [(r.getMessage(), r.exc_info) for r in caplog.records if r.name == "services.scheduler"]
+    assert len(lines) == 2 and runs == [1, 1], lines
+    assert "unavailable" in lines[0][0] and "Connection refused" in lines[0][0] and lines[0][1] is None
+    assert "back after" in lines[1][0] and lines[1][1] is None

@@ -94,3 +94,71 @@ document.addEventListener("drop", function (event) {
   zone.querySelector("input[type=file]").files = event.dataTransfer.files;
   zone.requestSubmit();
 });
+// Autosave (<form data-autosave data-unsaved="…" data-offline="…">): a person always sees whether their
+// input is saved. A save the server could not take (5xx) or that could not be sent marks the field unsaved
+// in the form's .saving-state and is sent again after 1, 2, 4 … 30 s, at once when the browser is back
+// online, and with the next input anyway; a save that lands clears the error banner it left.
+var unsavedFields = [];
+function retrySave(field) {
+  clearTimeout(field.kabinetRetry);
+  field.kabinetRetry = null;
+  field.kabinetRetrying = true;
+  if (field.isConnected) { htmx.trigger(field, "change"); }
+}
+function saveFailed(field, offline) {
+  var form = field.closest("form[data-autosave]");
+  var state = form.querySelector(".saving-state");
+  if (state) {
+    state.textContent = form.getAttribute(offline ? "data-offline" : "data-unsaved");
+    state.classList.remove("success");
+    state.classList.add("error");
+  }
+  field.setAttribute("data-unsaved", "");
+  // A failed retry waits twice as long as the last one; a failed new input tries again after 1 s.
+  field.kabinetDelay = field.kabinetRetrying ? Math.min(30, (field.kabinetDelay || 0.5) * 2) : 1;
+  field.kabinetRetrying = false;
+  clearTimeout(field.kabinetRetry);
+  field.kabinetRetry = setTimeout(retrySave, field.kabinetDelay * 1000, field);
+  if (unsavedFields.indexOf(field) < 0) { unsavedFields.push(field); }
+}
+function autosaveField(event) {
+  var field = event.detail && event.detail.elt;
+  return field && field.closest && field.closest("form[data-autosave]") ? field : null;
+}
+document.addEventListener("htmx:afterRequest", function (event) {
+  var field = autosaveField(event), status = event.detail.xhr ? event.detail.xhr.status : 0;
+  if (!field || !status) { return; } // not an autosave, or not sent (htmx:sendError) or replaced by a newer save
+  if (status >= 500) { saveFailed(field, false); return; }
+  if (field.hasAttribute("data-unsaved") && status < 300) { // saved at last: the outage's banner goes
+    Array.prototype.forEach.call(document.querySelectorAll("#messages .flash.error"), function (p) { p.remove(); });
+  }
+  field.removeAttribute("data-unsaved"); // answered: saved, or a message in its place (422, 403 …)
+  clearTimeout(field.kabinetRetry);
+  field.kabinetDelay = 0;
+  field.kabinetRetrying = false;
+  if (unsavedFields.indexOf(field) >= 0) { unsavedFields.splice(unsavedFields.indexOf(field), 1); }
+});
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var field = autosaveField(event);
+  if (field) { clearTimeout(field.kabinetRetry); } // the next input is sent now: no separate retry
+});
+function notSent(event) {
+  var field = autosaveField(event), messages = document.getElementById("messages");
+  if (field) { saveFailed(field, true); return; }
+  // Any other request that could not reach the server says so (background polls just try again later).
+  if (messages && event.detail.elt && !event.detail.elt.closest("[data-poll]") && messages.getAttribute("data-offline")) {
+    messages.innerHTML = "";
+    var p = document.createElement("p");
+    p.className = "flash error";
+    p.setAttribute("role", "alert");
+    p.textContent = messages.getAttribute("data-offline");
+    messages.appendChild(p);
+  }
+}
+document.addEventListener("htmx:sendError", notSent);
+document.addEventListener("htmx:timeout", notSent);
+window.addEventListener("online", function () { unsavedFields.slice().forEach(retrySave); });
+// Leaving the page while a save has not landed: the browser asks first (its own, untranslatable text).
+window.addEventListener("beforeunload", function (event) {
+  if (unsavedFields.some(function (field) { return field.isConnected; })) { event.preventDefault(); event.returnValue = ""; }
+});
