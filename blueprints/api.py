@@ -15,6 +15,8 @@ from extensions import count_attempt, csrf, seconds_until_allowed
 from models import User
 from services import apikeys, audit
 
+from .bounds import bounded_id
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
@@ -166,10 +168,10 @@ def notifications():
     from services.notifications import feed_page, notification_view
 
     cursor, limit = request.args.get("cursor", ""), request.args.get("limit", "20")
-    if (cursor and not (cursor.isdigit() and len(cursor) < 19)) or not (limit.isdigit() and 1 <= int(limit) <= 100):
+    if (cursor and bounded_id(cursor) is None) or not 1 <= (bounded_id(limit) or 0) <= 100:
         return error(422, "invalid", _("cursor must be a value from next_cursor, limit a number from 1 to 100."))
     user = g.api_user
-    rows, next_before = feed_page(user.id, before=int(cursor) if cursor else None, per_page=int(limit))
+    rows, next_before = feed_page(user.id, before=bounded_id(cursor), per_page=bounded_id(limit))
     with force_locale(user.language or "en"):
         items = [notification_view(row, user, user.language or "en") for row in rows]
     return jsonify({"items": items, "next_cursor": str(next_before) if next_before else None})
