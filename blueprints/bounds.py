@@ -5,7 +5,7 @@ column or date arithmetic (DESIGN.md, "Bad input"; README, "Input limits")."""
 import re
 from datetime import date, datetime
 
-from flask.json.provider import DefaultJSONProvider
+from flask import Request
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 from wtforms.validators import ValidationError
@@ -42,18 +42,23 @@ def within_calendar(_form, field):
         raise ValidationError(_l("Enter a date from %(first)d to %(last)d.", first=DATE_MIN.year, last=DATE_MAX.year))
 
 
-class StorableJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, whose `loads` (request.get_json) refuses with ValueError, so with a 400, a document
-    that could not be stored or walked: nested deeper than JSON_MAX_DEPTH (100,000 brackets overflow
-    the parser's stack), or holding a string with a lone surrogate ("\\ud800") or a NUL character,
-    which neither UTF-8 nor a PostgreSQL text column can hold."""
+class BoundedRequest(Request):
+    """Flask's request, whose JSON body (request.get_json, request.json) is refused like malformed JSON,
+    so with a 400 (or None when silent), when it could not be stored or walked: nested deeper than
+    JSON_MAX_DEPTH (100,000 brackets overflow the parser's stack), or holding a string with a lone
+    surrogate ("\\ud800") or a NUL character, which neither UTF-8 nor a PostgreSQL text column holds.
+    Only request bodies: the session cookie and other JSON the app reads itself are left alone."""
 
-    def loads(self, s, **kwargs):
+    def get_json(self, force=False, silent=False, cache=True):
         try:
-            value = super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
-        check_storable(value)
+            value = super().get_json(force=force, silent=silent, cache=cache)
+            check_storable(value)
+        except (RecursionError, ValueError) as exc:
+            if cache:
+                self._cached_json = (Ellipsis, None)
+            if silent:
+                return None
+            return self.on_json_loading_failed(ValueError(str(exc)))
         return value
 
 
@@ -82,4 +87,4 @@ def _encodes(text):
 def install(app):
     """Before any blueprint is registered: its rules bind the `int` converter when they are added."""
     app.url_map.converters["int"] = BoundedIntConverter
-    app.json = StorableJSONProvider(app)
+    app.request_class = BoundedRequest

@@ -31,12 +31,6 @@ class Form(FlaskForm):
                 options["validators"] = [*(unbound_field.kwargs.get("validators") or ()), within_calendar]
             return unbound_field.bind(form=form, filters=filters, **options)
 
-    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
-        super().process(formdata, obj, data, extra_filters, **kwargs)
-        for field in self:
-            if isinstance(field, StringField) and field.raw_data == [] and field.data is None:
-                field.data = ""
-
         def wrap_formdata(self, form, formdata):
             """Flask-WTF's, less its JSON branch: HTML forms read form fields only, so a JSON body
             (a list, a nested object) is an empty submission that fails validation, not a 500."""
@@ -45,6 +39,12 @@ class Form(FlaskForm):
                     return None
                 return CombinedMultiDict((request.files, request.form)) if request.files else request.form
             return formdata
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        for field in self:
+            if isinstance(field, StringField) and field.raw_data == [] and field.data is None:
+                field.data = ""
 
 
 def strip(value):
