@@ -356,7 +356,8 @@ def register_request_hooks(app):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if request.endpoint != "static":
             headers.add("Vary", "HX-Request")
-            if "Cache-Control" not in headers:
+            # A download (send_file says no-cache, max-age=0) is private data too (SECURITY.md 27).
+            if "Cache-Control" not in headers or "attachment" in headers.get("Content-Disposition", ""):
                 headers["Cache-Control"] = "no-store"
         return response
 
