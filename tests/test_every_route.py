@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blueprints import local_path
 from models import Organization, User
 from services import apikeys
 from services.demo import DEMO_PEOPLE, load_demo
@@ -84,6 +85,13 @@ def test_permission_matrix_every_route(app, world, who):
             problems.append(f"{method} {rule}: {status} for {who}")
         if who in ("employee", "stranger") and rule.startswith("/admin") and status < 300:
             problems.append(f"{method} {rule}: {status} for a person without admin permissions")
+        if "attachment" in response.headers.get("Content-Disposition", ""):
+            if response.headers.get("Cache-Control") != "no-store":
+                problems.append(f"{method} {rule}: a download without Cache-Control: no-store (SECURITY.md 27)")
+        for header in ("Location", "HX-Redirect"):
+            target = response.headers.get(header)
+            if target and not (target.startswith("/") and local_path(target.split("?")[0])):
+                problems.append(f"{method} {rule}: {header} {target!r} leaves the site (SECURITY.md 28)")
         for cookie in response.headers.getlist("Set-Cookie"):
             if "HttpOnly" not in cookie or "SameSite=Lax" not in cookie:
                 problems.append(f"{method} {rule}: cookie without HttpOnly/SameSite=Lax: {cookie[:40]}")
