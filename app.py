@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from blueprints import bounds
 from config import ROOT, Config
 from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager, remember_page_language
 from models import User, db, open_database
@@ -82,6 +83,7 @@ def create_app(config=None):
     passwords.configure(app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_TIME_COST"])
 
     init_extensions(app)
+    bounds.install(app)  # the bounded <int:...> converter, before any rule is added
     register_blueprints(app)
     register_request_hooks(app)
     register_errors(app)
@@ -358,7 +360,8 @@ def register_request_hooks(app):
         if request.endpoint != "static":
             headers.add("Vary", "HX-Request")
             remember_language(response)
-            if "Cache-Control" not in headers:
+            # A download (send_file says no-cache, max-age=0) is private data too (SECURITY.md 27).
+            if "Cache-Control" not in headers or "attachment" in headers.get("Content-Disposition", ""):
                 headers["Cache-Control"] = "no-store"
         return response
 
@@ -410,6 +413,10 @@ def register_errors(app):
     def http_error(exc):
         if exc.code in (301, 302, 303, 307, 308):
             return exc
+        if request.path.startswith("/api/"):  # e.g. no route matched: the API answers JSON all the same
+            from blueprints.api import http_error as api_error
+
+            return api_error(exc)
         return error_response(exc.code or 500)
 
     @app.errorhandler(peewee.OperationalError)

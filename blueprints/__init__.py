@@ -1,8 +1,10 @@
 """Helpers every blueprint shares: full page or fragment rendering, htmx detection, safe redirects,
 upload size limits checked before anything reads the body."""
-from urllib.parse import urlsplit
+import re
+from urllib.parse import unquote
 
 from flask import current_app, make_response, redirect, render_template, request, url_for
+from werkzeug.urls import iri_to_uri
 
 
 def is_htmx():
@@ -43,17 +45,36 @@ def render(template_name, block=None, status=200, oob=(), **context):
     return make_response(html, status)
 
 
+# A browser drops ASCII tabs and line breaks anywhere in a URL, and reads a backslash as a slash.
+UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def local_path(target):
+    """`target` when no browser could read it as anything but a path on this site, else None
+    (SECURITY.md 28): it starts with one slash, and neither it nor its percent-decoded forms hold a
+    second leading slash, a backslash or a control character."""
+    if not isinstance(target, str) or len(target) > 2000:
+        return None
+    text = target
+    for _round in range(3):  # /%252F%252F... decodes in rounds; each must be a plain path as well
+        if not text.startswith("/") or text.startswith("//") or UNSAFE_IN_PATH.search(text):
+            return None
+        decoded = unquote(text)
+        if decoded == text:
+            return target
+        text = decoded
+    return None
+
+
 def safe_next(target, default_endpoint="profile.personal_data"):
     """`target` when it is a local path, else the default page (no open redirects)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for(default_endpoint)
+    return local_path(target) or url_for(default_endpoint)
 
 
 def see_other(location):
-    """Redirect after a POST; for htmx, let htmx follow it as a full navigation."""
+    """Redirect after a POST; for htmx, let htmx follow it as a full navigation. Location and
+    HX-Redirect carry the same checked, URI-encoded path."""
+    location = iri_to_uri(local_path(location) or url_for("auth.index"))
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = location

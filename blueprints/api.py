@@ -16,7 +16,8 @@ from extensions import count_attempt, csrf, language_for, seconds_until_allowed
 from models import User
 from services import apikeys, audit, region
 
-from .api_spec import ID_MAX, document, form_schema, operation
+from .api_spec import document, form_schema, operation
+from .bounds import ID_MAX
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

@@ -6,7 +6,8 @@ from models import MailServer
 from services.mail_servers import api_view
 
 from .api import bp, scope
-from .api_spec import ID_MAX, operation
+from .api_spec import operation
+from .bounds import ID_MAX
 
 SERVER_SCHEMA = {
     "type": "object",

@@ -17,9 +17,9 @@ from werkzeug.routing.converters import IntegerConverter
 from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
+from .bounds import ID_MAX
 from .forms import CONTROL_CHARS, plain_text
 
-ID_MAX = 2**63 - 1  # the largest id a database row can have (BIGINT); a path id above it is never valid
 ERROR = {"$ref": "#/components/schemas/Error"}
 WHY = {
     "400": "The body is not a JSON object the server can read",

@@ -7,22 +7,28 @@ from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import CombinedMultiDict
-from wtforms import PasswordField
+from wtforms import DateTimeField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from services.passwords import MAX_LENGTH, password_problem
+
+from .bounds import bounded_id, within_calendar
 
 EMAIL_MAX = 254
 
 
 class Form(FlaskForm):
-    """Base form: every field's data is stripped of surrounding whitespace."""
+    """Base form: every field's data is stripped of surrounding whitespace, a text field left out of a
+    submission is empty (not None, which a NOT NULL column refuses), and every date lies within
+    bounds.DATE_MIN..DATE_MAX."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
             filters = unbound_field.kwargs.get("filters", [])
             if unbound_field.field_class is not PasswordField:
                 filters = [strip, *filters]
+            if issubclass(unbound_field.field_class, DateTimeField) and len(unbound_field.args) < 2:  # DateField too
+                options["validators"] = [*(unbound_field.kwargs.get("validators") or ()), within_calendar]
             return unbound_field.bind(form=form, filters=filters, **options)
 
         def wrap_formdata(self, form, formdata):
@@ -33,6 +39,12 @@ class Form(FlaskForm):
                     return None
                 return CombinedMultiDict((request.files, request.form)) if request.files else request.form
             return formdata
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        for field in self:
+            if isinstance(field, StringField) and field.raw_data == [] and field.data is None:
+                field.data = ""
 
 
 def strip(value):
@@ -46,7 +58,7 @@ def shorten_choices(field, keep, part=None, size=64):
     (Some 250 localized countries are 2.5 KB of gzip: a page with them all is over its weight budget.)"""
     everything = [choice for choice in field.choices if choice[0] != ""]
     runs = [everything[i:i + size] for i in range(0, len(everything), size)]
-    index = int(part) - 1 if part and part.isdigit() and len(part) < 4 else -1
+    index = (bounded_id(part) or 0) - 1
     if 0 <= index < len(runs):
         keep = {value for value, _label in runs[index]}
     chosen = set(field.data if isinstance(field.data, (list, tuple)) else [field.data])

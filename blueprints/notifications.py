@@ -22,6 +22,7 @@ from services.permissions import has_permission
 from services.region import currency_symbol, format_money
 
 from . import is_htmx, render, render_blocks, see_other, wants_fragment
+from .bounds import bounded_id
 from .auth import client_meta
 from .forms import Form
 
@@ -185,8 +186,7 @@ def bell():
 
 
 def feed_context(user):
-    before = request.args.get("before", "")
-    before = int(before) if before.isdigit() and len(before) < 12 else None
+    before = bounded_id(request.args.get("before"))
     rows, next_before = feed_page(user.id, before=before)
     locale = locale_code()
     items = [notification_view(row, user, locale) for row in rows]
@@ -234,8 +234,7 @@ OPERATION_STATUS_LABELS = {"pending": _l("Pending"), "running": _l("In progress"
 
 
 def operations_context(user):
-    before = request.args.get("before", "")
-    before = int(before) if before.isdigit() and len(before) < 12 else None
+    before = bounded_id(request.args.get("before"))
     shared = ("client_import",) if has_permission(user, "clients.view") else ()
     rows, next_before = operations_page(user, shared, before=before)
     return {"operations": rows, "next_before": next_before, "first_page": before is None,

@@ -285,6 +285,8 @@ def profile_changed(user, fields):
 def save_field(name):
     """Seed 001: save one column as the person types; htmx gets the field's state and the new top-bar label."""
     form_class = AUTOSAVE.get(name) or abort(404)
+    if name not in request.form:  # an autosave carries its field: without it there is nothing to save
+        abort(400)
     # CSRFProtect has already checked this POST (header or field) before the view ran; the form's own
     # check would verify the same token again and sign a fresh one on every keystroke's save.
     form = form_class(meta={"csrf": False})

@@ -20,6 +20,7 @@ from services.mailer import MailError, send_app_mail
 from services.tokens import digest, new_secret
 
 from . import is_htmx, render, safe_next, see_other
+from .bounds import bounded_id
 from .auth import client_meta, mail_code, notify_security, wait_message
 from .forms import Form, max_length, password_length, required
 
@@ -559,9 +560,9 @@ def history():
     """Sign-in successes and failures, newest first, 20 a page by keyset (cost independent of depth)."""
     user = me()
     query = AuditEvent.select().where(AuditEvent.actor == user, AuditEvent.action.in_(HISTORY_ACTIONS))
-    before = request.args.get("before", "")
-    if before.isdigit() and len(before) < 19:
-        query = query.where(AuditEvent.id < int(before))
+    before = bounded_id(request.args.get("before"))
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
     events = list(query.order_by(AuditEvent.id.desc()).limit(HISTORY_PAGE + 1))
     more = len(events) > HISTORY_PAGE
     events = events[:HISTORY_PAGE]

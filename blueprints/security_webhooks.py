@@ -12,6 +12,7 @@ from models import Webhook, WebhookDelivery, db
 from services import audit, webhooks
 
 from . import render, see_other
+from .bounds import bounded_id
 from .auth import client_meta, wait_message
 from .forms import Form
 from .security import ADMIN_ROLES, bp, me, owned_or_404
@@ -90,9 +91,9 @@ def create_webhook():
 
 def endpoint_page(hook, status=200, form=None, secret=None, block="endpoint_form"):
     query = WebhookDelivery.select().where(WebhookDelivery.webhook == hook.id)
-    before = request.args.get("before", "")
-    if before.isdigit() and len(before) < 19:
-        query = query.where(WebhookDelivery.id < int(before))
+    before = bounded_id(request.args.get("before"))
+    if before is not None:
+        query = query.where(WebhookDelivery.id < before)
     deliveries = list(query.order_by(WebhookDelivery.id.desc()).limit(LOG_PAGE + 1))
     more = len(deliveries) > LOG_PAGE
     deliveries = deliveries[:LOG_PAGE]

@@ -1,6 +1,7 @@
 """"Download my data": a ZIP of everything Kabinet holds about a person (data.json plus the files they
 uploaded), produced by a scheduler job and kept for EXPORT_KEEP_DAYS."""
 import json
+import os
 import secrets
 import zipfile
 from datetime import date, datetime, timedelta
@@ -109,14 +110,22 @@ def build_export(config, export):
     folder.mkdir(parents=True, exist_ok=True)
     name = secrets.token_hex(16)
     target = folder / name
+    # Written as .part and renamed when complete: a failure removes it, a crash leaves it to
+    # services.files.sweep_partial_files, and no half-made archive is ever offered for download.
+    partial = folder / (name + ".part")
     files = StoredFile.select().where(StoredFile.uploaded_by == user.id).order_by(StoredFile.id)
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("data.json", json.dumps(collect(user), ensure_ascii=False, indent=2))
-        for stored in files:
-            source = path_of(config, stored)
-            if source.exists():
-                # The id keeps two files with the same name apart; the name is already sanitised.
-                archive.write(source, f"files/{stored.id}-{stored.name}")
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("data.json", json.dumps(collect(user), ensure_ascii=False, indent=2))
+            for stored in files:
+                source = path_of(config, stored)
+                if source.exists():
+                    # The id keeps two files with the same name apart; the name is already sanitised.
+                    archive.write(source, f"files/{stored.id}-{stored.name}")
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return name, target.stat().st_size
 
 

@@ -4,6 +4,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -173,6 +174,29 @@ def save_upload(config, organization_id, user, stream, filename):
         for leftover in (partial, target):
             leftover.unlink(missing_ok=True)
         raise
+
+
+PARTIAL_MAX_AGE = 3600  # seconds; a write in progress touches its file far more often than this
+
+
+def sweep_partial_files(config=None, now=None):
+    """Scheduler job (and at the scheduler's start): remove the `.part` files that an upload or a data
+    export left behind when its process died mid-write (a crash skips save_upload's own clean-up).
+    Only files untouched for PARTIAL_MAX_AGE: a write still in progress keeps its file. Returns how many."""
+    if config is None:
+        from flask import current_app
+
+        config = current_app.config
+    cutoff = (now or time.time()) - PARTIAL_MAX_AGE
+    removed = 0
+    for path in storage_root(config).glob("*/*.part"):  # <organization>/ and exports/
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue  # removed meanwhile (its upload finished or failed)
+    return removed
 
 
 def too_large_message(config):

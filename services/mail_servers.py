@@ -1,14 +1,12 @@
 """People's SMTP servers: their stored status, the checks that keep it current, and sending through them."""
-import ipaddress
 import logging
-import socket
 import threading
 
 from models import MailServer, db, utcnow
 from services import crypto
 from services import mailer
 from services.mailer import SmtpSettings
-from services.smtp_probe import AUTH, ProbeResult, check_many, check_smtp
+from services.smtp_probe import AUTH, DNS, ProbeResult, check_many, check_smtp
 
 log = logging.getLogger(__name__)
 BLOCKED = "blocked"  # a probe reason of our own: the address is not on the public internet
@@ -18,17 +16,15 @@ class BlockedAddress(mailer.MailError):
     """The server resolves to a private, loopback or link-local address and MAIL_ALLOW_PRIVATE is off."""
 
 
-def private_address(host, port):
-    """True when `host` resolves to any address outside the public internet (people must not scan the LAN)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return False  # the check itself reports a name that does not resolve
-    return any(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
+def checked_addresses(server, config):
+    """The server's host resolved once, every address public unless MAIL_ALLOW_PRIVATE (people must not
+    scan the LAN), else webhooks.BlockedTarget; socket.gaierror when it does not resolve. The check and
+    the mail connect to exactly these addresses: a DNS answer that changes in between cannot reach a
+    private one (the way webhooks connect, services.webhooks.resolve_checked)."""
+    from services.webhooks import resolve_checked
 
-
-def blocked(server, config):
-    return not config.get("MAIL_ALLOW_PRIVATE") and private_address(server.host, server.port)
+    allow_private = bool(config.get("MAIL_ALLOW_PRIVATE"))
+    return resolve_checked(server.host, server.port, lambda address: allow_private or address.is_global)
 
 
 def smtp_settings(server, config):
@@ -47,8 +43,14 @@ def smtp_settings(server, config):
 
 def probe(server, config):
     """Check one server now (never raises); see services.smtp_probe for what is checked."""
-    if blocked(server, config):
+    from services.webhooks import BlockedTarget
+
+    try:
+        addresses = checked_addresses(server, config)
+    except BlockedTarget:
         return ProbeResult(False, BLOCKED, None, "address not on the public internet (MAIL_ALLOW_PRIVATE is off)")
+    except OSError as exc:
+        return ProbeResult(False, DNS, None, f"connect: {exc}"[:200])
     settings = smtp_settings(server, config)
     return check_smtp(
         settings.host,
@@ -58,6 +60,7 @@ def probe(server, config):
         settings.password,
         timeout=config["MAIL_PROBE_TIMEOUT"],
         ssl_context=config.get("MAIL_SSL_CONTEXT"),
+        addresses=addresses,
     )
 
 
@@ -138,13 +141,20 @@ def send_mail(server, to, subject, text, html=None, config=None):
         from flask import current_app
 
         config = current_app.config
-    if blocked(server, config):
-        raise BlockedAddress("the server's address is not on the public internet")
+    from services.webhooks import BlockedTarget
+
+    try:
+        addresses = checked_addresses(server, config)
+    except BlockedTarget:
+        raise BlockedAddress("the server's address is not on the public internet") from None
+    except OSError as exc:
+        raise mailer.MailError(f"cannot resolve {server.host}: {exc}") from None
     try:
         settings = smtp_settings(server, config)
     except crypto.DecryptError:
         raise mailer.MailError("the stored password cannot be decrypted; enter it again") from None
-    mailer.send_mail(settings, to, subject, text, html=html, ssl_context=config.get("MAIL_SSL_CONTEXT"))
+    mailer.send_mail(settings, to, subject, text, html=html, ssl_context=config.get("MAIL_SSL_CONTEXT"),
+                     addresses=addresses)
 
 
 def api_view(server):

@@ -50,18 +50,57 @@ def default_tls_context():
     return ssl.create_default_context()
 
 
-def send_mail(server, to, subject, text, html=None, ssl_context=None):
-    """Send one message through `server` (SmtpSettings or anything with the same attributes)."""
+def connect_first(addresses, timeout):
+    """A socket to the first of these getaddrinfo answers that accepts a connection."""
+    error = OSError("no address")
+    for family, kind, proto, _name, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
+
+
+class PinnedSMTP(smtplib.SMTP):
+    """smtplib.SMTP connecting to addresses checked beforehand instead of looking the name up again."""
+
+    def __init__(self, *args, addresses, **kwargs):
+        self.addresses = addresses
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return connect_first(self.addresses, timeout)
+
+
+class PinnedSMTPSSL(smtplib.SMTP_SSL):
+    def __init__(self, *args, addresses, **kwargs):
+        self.addresses = addresses
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return self.context.wrap_socket(connect_first(self.addresses, timeout), server_hostname=host)
+
+
+def send_mail(server, to, subject, text, html=None, ssl_context=None, addresses=None):
+    """Send one message through `server` (SmtpSettings or anything with the same attributes). With
+    `addresses` (getaddrinfo answers checked beforehand) it connects to those, not to a new lookup."""
     sender = formataddr((server.from_name, server.from_email)) if server.from_name else server.from_email
     message = build_message(sender, to, subject, text, html)
     context = ssl_context or default_tls_context()
     timeout = getattr(server, "timeout", 10.0)
     helo = socket.gethostname()  # smtplib's default asks DNS for our FQDN, which can hang
     try:
+        pinned = {"addresses": addresses} if addresses else {}
         if server.security == "ssl":
-            smtp = smtplib.SMTP_SSL(server.host, server.port, local_hostname=helo, timeout=timeout, context=context)
+            smtp = (PinnedSMTPSSL if addresses else smtplib.SMTP_SSL)(
+                server.host, server.port, local_hostname=helo, timeout=timeout, context=context, **pinned)
         else:
-            smtp = smtplib.SMTP(server.host, server.port, local_hostname=helo, timeout=timeout)
+            smtp = (PinnedSMTP if addresses else smtplib.SMTP)(
+                server.host, server.port, local_hostname=helo, timeout=timeout, **pinned)
         with smtp:
             if server.security == "starttls":
                 smtp.starttls(context=context)

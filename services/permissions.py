@@ -257,7 +257,7 @@ def parse_import(raw):
         if not isinstance(item, dict):
             raise ImportProblem(_("Group %(n)d is not an object with a name and permissions.", n=position))
         name, permissions, group_id = item.get("name"), item.get("permissions", []), item.get("id")
-        if not isinstance(name, str) or not name.strip() or len(name.strip()) > GROUP_NAME_MAX:
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > GROUP_NAME_MAX or not storable(name):
             raise ImportProblem(_("Group %(n)d needs a name of 1 to %(max)d characters.", n=position, max=GROUP_NAME_MAX))
         name = name.strip()
         if name.casefold() in names:
@@ -274,6 +274,15 @@ def parse_import(raw):
             )
         entries.append((group_id, name, sorted(set(permissions))))
     return entries
+
+
+def storable(text):
+    """False for text no database column takes: a NUL, or a lone surrogate (JSON's "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def plan_import(organization_id, entries, actor):

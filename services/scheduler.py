@@ -25,6 +25,7 @@ from services.codes import purge_old_codes
 from services.mail_servers import poll_mail_servers
 from services.deletion import erase_due_accounts
 from services.export import purge_old_exports, run_pending_exports
+from services.files import sweep_partial_files
 from services.webhooks import deliver_due, purge_old_deliveries
 from services.notifications import deliver_notifications, purge_old_outbox
 
@@ -56,6 +57,7 @@ JOBS = [
     ("poll_mail_servers", poll_mail_servers, "MAIL_POLL_SECONDS"),
     ("account_exports", run_pending_exports, "EXPORT_POLL_SECONDS"),
     ("account_purge_exports", purge_old_exports, 3600),
+    ("sweep_partial_files", sweep_partial_files, 3600),
     ("account_erase_due", erase_due_accounts, 3600),
     ("purge_codes", purge_old_codes, 3600),
     ("webhook_deliveries", deliver_due, "WEBHOOK_POLL_SECONDS"),

@@ -33,6 +33,7 @@ class _Deadline:
     """smtplib mixin: every connect, send, read and TLS handshake gets only the time left."""
 
     _deadline: float
+    _addresses = None  # getaddrinfo answers checked beforehand: connect to these, not to a new lookup
 
     def _left(self) -> float:
         left = self._deadline - time.monotonic()
@@ -43,7 +44,8 @@ class _Deadline:
     def _connect(self, host, port):
         # Our own loop instead of socket.create_connection: that one gives each address the full timeout.
         error = OSError(f"no address for {host}")
-        for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        infos = self._addresses or socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        for family, kind, proto, _, address in infos:
             sock = socket.socket(family, kind, proto)
             try:
                 sock.settimeout(self._left())
@@ -74,8 +76,8 @@ class _Deadline:
 
 
 class _ProbeSMTP(_Deadline, smtplib.SMTP):
-    def __init__(self, host, port, deadline, context):
-        self._deadline = deadline
+    def __init__(self, host, port, deadline, context, addresses=None):
+        self._deadline, self._addresses = deadline, addresses
         # A placeholder name so smtplib skips socket.getfqdn(), a DNS lookup no timeout covers.
         super().__init__(host, port, local_hostname="localhost", timeout=self._left())
         self.local_hostname = _address_literal(self.sock)
@@ -85,8 +87,8 @@ class _ProbeSMTP(_Deadline, smtplib.SMTP):
 
 
 class _ProbeSMTPSSL(_Deadline, smtplib.SMTP_SSL):
-    def __init__(self, host, port, deadline, context):
-        self._deadline = deadline
+    def __init__(self, host, port, deadline, context, addresses=None):
+        self._deadline, self._addresses = deadline, addresses
         super().__init__(host, port, local_hostname="localhost", timeout=self._left(), context=context)
         self.local_hostname = _address_literal(self.sock)
 
@@ -140,8 +142,10 @@ def check_smtp(
     password: str | None,
     timeout: float = 10.0,
     ssl_context: ssl.SSLContext | None = None,
+    addresses: list | None = None,
 ) -> ProbeResult:
-    """Connect, EHLO, STARTTLS and AUTH as configured, then QUIT; all within `timeout` seconds."""
+    """Connect, EHLO, STARTTLS and AUTH as configured, then QUIT; all within `timeout` seconds. With
+    `addresses` (getaddrinfo answers checked beforehand) the connection goes to those, not to a new lookup."""
     if security not in SECURITY_MODES:
         return ProbeResult(False, PROTOCOL, None, f"unknown security mode {security!r}")
     deadline = time.monotonic() + timeout
@@ -150,7 +154,7 @@ def check_smtp(
     try:
         context = ssl_context or (_default_context() if security != "none" else None)
         smtp_class = _ProbeSMTPSSL if security == "ssl" else _ProbeSMTP
-        smtp = smtp_class(host, port, deadline, context)
+        smtp = smtp_class(host, port, deadline, context, addresses)
         step = "ehlo"
         smtp.ehlo_or_helo_if_needed()
         if security == "starttls":

@@ -241,15 +241,27 @@ def address_allowed(address, config):
     return any(address in net for net in allowed_networks(config))
 
 
+def resolve_checked(host, port, allowed):
+    """`host` resolved once: getaddrinfo's answers, every address passing `allowed(ip_address)` (else
+    BlockedTarget). Callers connect to these answers and never look the name up again, so a DNS answer
+    that changes between the check and the connection cannot reach an address that was not checked
+    (webhooks here, people's mail servers in services.mail_servers). socket.gaierror when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:
+        raise socket.gaierror(f"cannot resolve {host}: {exc}") from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not addresses or not all(allowed(a) for a in addresses):
+        raise BlockedTarget("address not allowed (private, loopback or link-local)")
+    return infos
+
+
 def checked_address(host, port, config):
     """The address to connect to: every address the name resolves to must be allowed (else BlockedTarget)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+        infos = resolve_checked(host, port, lambda address: address_allowed(address, config))
+    except OSError as exc:
         raise OSError(f"cannot resolve {host}: {exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not addresses or not all(address_allowed(a, config) for a in addresses):
-        raise BlockedTarget("address not allowed (private, loopback or link-local)")
     return infos[0][0], infos[0][4]
 
 

@@ -167,6 +167,7 @@ def test_download_is_an_attachment_for_members_and_404_for_other_organizations(a
     assert "filename*=UTF-8''%D0%94" in response.headers["Content-Disposition"]
     assert response.headers["Content-Type"] == "application/pdf"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"  # SECURITY.md 27, as invoices
     response.close()
     manager.post("/logout", data={"csrf_token": csrf_from(manager.get("/app/account/files").get_data(as_text=True))})
 
@@ -229,3 +230,69 @@ def test_the_list_is_paged_and_a_file_being_renamed_is_on_screen(app, manager, o
     renaming = manager.get(f"/app/account/files/{made[1].id}/rename").get_data(as_text=True)
     assert 'value="f001.txt"' in renaming
     assert manager.get("/app/account/files?before=" + "9" * 30).status_code == 200
+
+
+class DiesMidUpload:
+    """An upload stream whose process is killed half-way: no except or finally clause runs."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def read(self, _size):
+        import os
+
+        if self.sent:
+            os._exit(0)
+        self.sent += 1
+        return PDF
+
+
+def crashed_upload(app, org, user):
+    """Run save_upload in a child process that dies mid-upload, as a killed worker would."""
+    import os
+
+    pid = os.fork()
+    if pid == 0:
+        files.save_upload(app.config, org.id, user, DiesMidUpload(), "a.pdf")
+        os._exit(1)
+    os.waitpid(pid, 0)
+
+
+def test_sweep_removes_what_a_crashed_upload_or_export_left_and_nothing_else(app, manager, org):
+    import os
+    import time
+
+    from services.scheduler import JOBS
+
+    upload(manager, "kept.pdf", PDF)
+    kept = files.path_of(app.config, StoredFile.get())
+    crashed_upload(app, org, StoredFile.get().uploaded_by)
+    root = files.storage_root(app.config)
+    [left] = list(root.glob(f"{org.id}/*.part"))
+    exports = root / "exports"
+    exports.mkdir()
+    (exports / "abc.part").write_bytes(b"PK half a zip")
+    hour_ago = time.time() - files.PARTIAL_MAX_AGE - 1
+    for stale in (left, exports / "abc.part"):
+        os.utime(stale, (hour_ago, hour_ago))
+    (root / str(org.id) / "writing.part").write_bytes(b"%PDF still arriving")  # an upload in progress
+
+    with app.app_context():
+        assert files.sweep_partial_files() == 2
+    assert sorted(p.name for p in root.rglob("*.part")) == ["writing.part"]
+    response = manager.get(f"/app/account/files/{StoredFile.get().id}/download")
+    assert kept.exists() and response.data == PDF
+    response.close()
+    assert "sweep_partial_files" in [job_id for job_id, _func, _interval in JOBS]  # hourly, and at the start
+
+
+def test_a_failed_export_leaves_no_file(app, user, monkeypatch):
+    from models import DataExport
+    from services import export
+
+    record = DataExport.create(user=user)
+    monkeypatch.setattr(export, "collect", lambda _user: 1 / 0)
+    with app.app_context(), pytest.raises(ZeroDivisionError):
+        export.run_pending_exports()
+    assert list(export.exports_root(app.config).iterdir()) == []
+    assert DataExport.get_by_id(record.id).status == "failed"

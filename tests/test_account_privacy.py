@@ -38,6 +38,7 @@ def test_export_is_queued_built_in_the_background_and_holds_json_and_files(app, 
 
     response = signed_in.get(f"/app/account/privacy/export/{export_row.id}")
     assert response.status_code == 200 and response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["Cache-Control"] == "no-store"  # SECURITY.md 27: no copy kept by a browser or proxy
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     response.close()
     data = json.loads(archive.read("data.json"))

@@ -156,6 +156,8 @@ def test_export_then_import_round_trip_with_preview_and_apply(admin_client, org)
     (b'{"groups": [{"name": "Ops", "permissions": []}, {"name": "ops"}]}', "appears twice"),
     (b'{"groups": [{"id": 999999, "name": "Ops", "permissions": []}]}', "no group with id 999999"),
     (b'{"groups": [{"name": "Administrators", "permissions": ["users.view"]}]}', "cannot be changed"),
+    (b'{"groups": [{"name": "\\ud800", "permissions": []}]}', "needs a name"),  # a lone surrogate: no column takes it
+    (b'{"groups": [{"name": "A\\u0000B", "permissions": []}]}', "needs a name"),
 ])
 def test_bad_import_files_are_refused_and_nothing_changes(admin_client, org, content, message):
     before = [(g.id, g.name) for g in Group.select().order_by(Group.id)]

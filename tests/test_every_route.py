@@ -2,12 +2,14 @@
 
 New routes are covered as they are added: nothing here lists them by hand except the few public ones.
 """
+import json
 import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blueprints import local_path
 from models import Organization, User
 from services import apikeys
 from services.demo import DEMO_PEOPLE, load_demo
@@ -83,6 +85,13 @@ def test_permission_matrix_every_route(app, world, who):
             problems.append(f"{method} {rule}: {status} for {who}")
         if who in ("employee", "stranger") and rule.startswith("/admin") and status < 300:
             problems.append(f"{method} {rule}: {status} for a person without admin permissions")
+        if "attachment" in response.headers.get("Content-Disposition", ""):
+            if response.headers.get("Cache-Control") != "no-store":
+                problems.append(f"{method} {rule}: a download without Cache-Control: no-store (SECURITY.md 27)")
+        for header in ("Location", "HX-Redirect"):
+            target = response.headers.get(header)
+            if target and not (target.startswith("/") and local_path(target.split("?")[0])):
+                problems.append(f"{method} {rule}: {header} {target!r} leaves the site (SECURITY.md 28)")
         for cookie in response.headers.getlist("Set-Cookie"):
             if "HttpOnly" not in cookie or "SameSite=Lax" not in cookie:
                 problems.append(f"{method} {rule}: cookie without HttpOnly/SameSite=Lax: {cookie[:40]}")
@@ -103,6 +112,30 @@ def test_every_form_post_without_csrf_token_is_refused(app, world):
             assert response.status_code in (403, 404, 405), f"{rule} accepted a POST without CSRF token"
 
 
+def test_every_form_posted_with_its_fields_left_out_never_breaks(app, world):
+    """A POST carrying only its CSRF token (every field left out, as no browser sends it): a 4xx or a
+    normal answer, never a 500 from a NULL reaching a NOT NULL column."""
+    client = client_as(app, "admin")
+    token = csrf_token(client)
+    pages = [url for method, url, rule in routes(app) if method == "GET" and "<" not in rule]
+    names = field_names(client, pages)
+    problems = []
+    for method, url, rule in routes(app):
+        if method != "POST" or rule.startswith("/api/") or rule == "/logout":
+            continue
+        # A word in the URL (/app/personal-data/field/<name>) is tried as each form field's name too.
+        for target in [url] + ([url.replace("/x", f"/{name}", 1) for name in names] if "/x" in url else []):
+            response = client.post(target, data={"csrf_token": token}, headers={"X-CSRFToken": token})
+            if response.status_code >= 500:
+                problems.append(f"{target}: {response.status_code}")
+            if response.status_code in (302, 401) and "/login" in response.headers.get("Location", "/login"):
+                client = client_as(app, "admin")
+                token = csrf_token(client)
+            elif response.status_code == 403:
+                token = csrf_token(client)
+    assert problems == []
+
+
 FIELD_NAMES = []
 
 
@@ -115,18 +148,30 @@ def field_names(client, urls):
     return sorted(names - {"csrf_token"})
 
 
+# Values at the edges (SECURITY.md 19, DESIGN.md "Bad input"): ids around 2^63, digits that are not ASCII,
+# dates at the calendar's ends and just inside the app's bounds (1900-2999).
+EDGE_IDS = [2**62, 2**63 - 1, 2**63, 2**64, 10**20]
+EDGE_VALUES = [str(n) for n in EDGE_IDS] + ["-9223372036854775809", "²", "١٢٣", "9" * 5000,
+                                            "0001-01-01", "9999-12-31", "10000-01-01", "0000-00-00", "1899-12-31",
+                                            "1900-01-01", "2999-12-31", "3000-01-01", "9999-12-31T23:59:59"]
 hostile_text = st.one_of(
     st.just(""),
     st.text(max_size=40),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=200),
     st.sampled_from(["x" * 10_000, "0", "-1", "1e309", "NaN", "9" * 40, "<script>alert(1)</script>", "' OR 1=1 --",
                      "../../etc/passwd", "\u202e\u0000", "1", "2", "999999", "true", "ru", "UTC", "ssl"]),
+    st.sampled_from(EDGE_VALUES),
 )
 
 
 def with_drawn_ids(url, data, stranger):
-    """Replace the sample id 1 in a URL by a drawn id: 1, another organization's row, or one out of range."""
-    return re.sub(r"/1(?=/|$)", lambda _m: f"/{data.draw(st.sampled_from([1, stranger.id, 2**62]), label='id')}", url)
+    """Replace the sample id 1 in a URL by a drawn id: 1, another organization's row, or one at or past
+    the integer edge; and the sample word of a string parameter by a form field's name (so that
+    /app/personal-data/field/<name> is tried with the names it saves)."""
+    url = re.sub(r"/1(?=/|$)", lambda _m: f"/{data.draw(st.sampled_from([1, stranger.id, *EDGE_IDS]), label='id')}", url)
+    if FIELD_NAMES:
+        url = re.sub(r"/x(?=/|$)", lambda _m: f"/{data.draw(st.sampled_from(['x', *FIELD_NAMES]), label='word')}", url)
+    return url
 
 
 def org_b_snapshot(org_b):
@@ -162,11 +207,16 @@ def test_generated_input_to_every_form_never_breaks_anything(app, world, data):
     assert org_b_snapshot(org_b) == before
 
 
+# Strings JSON can carry but no column can store: lone surrogates and NUL.
+unstorable_text = st.sampled_from(["\ud800", "a\udfffb", "\udbff\udc00\ud800", "a\x00b"])
 json_value = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), hostile_text),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), hostile_text, unstorable_text,
+              st.sampled_from([*EDGE_IDS, -(2**63) - 1])),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10) | unstorable_text,
+                                                                      children, max_size=3),
     max_leaves=8,
 )
+DEEP_JSON = ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000, "[" * 40 + "]" * 40]
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -185,10 +235,12 @@ def test_generated_json_to_every_api_route_never_breaks_anything(app, world, dat
             continue
         url = with_drawn_ids(url, data, stranger)
         body = data.draw(st.one_of(json_value, st.dictionaries(st.sampled_from(
-            ["full_name", "short_info", "language", "time_zone", "email", "amount", "id", "organization"]),
-            json_value, max_size=4)), label=rule)
-        response = client.open(url, method=method, json=body, headers={"Authorization": f"Bearer {key}"})
-        assert response.status_code < 500, f"{method} {rule} with {body!r}: {response.status_code}"
+            ["full_name", "short_info", "language", "time_zone", "email", "amount", "id", "organization",
+             "issued_on", "period_start", "period_end"]), json_value, max_size=4)), label=rule)
+        text = data.draw(st.sampled_from([json.dumps(body), *DEEP_JSON]), label="body")
+        response = client.open(url, method=method, data=text, content_type="application/json",
+                               headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code < 500, f"{method} {url} with {text[:200]!r}: {response.status_code}"
         assert response.is_json, f"{method} {rule} answered {response.mimetype}"
     assert org_b_snapshot(org_b) == before
 
@@ -201,11 +253,38 @@ def test_json_bodies_to_html_forms_are_refused_cleanly(app, world):
     for method, url, rule in routes(app):
         if method != "POST" or rule.startswith("/api/") or rule == "/logout":
             continue
-        for body in ([1, 2], "x", None, {"full_name": {"a": [1]}, "ids": [[1]]}, {"csrf_token": token, "x": [1, {"y": 2}]}):
-            response = client.post(url, json=body, headers={"X-CSRFToken": token})
+        bodies = [json.dumps(body) for body in ([1, 2], "x", None, {"full_name": {"a": [1]}, "ids": [[1]]},
+                                                {"csrf_token": token, "x": [1, {"y": 2}]})]
+        for body in [*bodies, '{"full_name": "\\ud800", "short_info": "a\\u0000"}', DEEP_JSON[0]]:
+            response = client.post(url, data=body, content_type="application/json", headers={"X-CSRFToken": token})
             if response.status_code >= 500:
                 problems.append(f"{rule} with {body!r}: {response.status_code}")
             if response.status_code in (302, 401) and "/login" in response.headers.get("Location", "/login"):
                 client = client_as(app, "admin")
                 token = csrf_token(client)
     assert problems == []
+
+
+QUERY_NAMES = ["before", "after", "older", "newer", "cursor", "limit", "edit", "group", "page", "since", "until",
+               "date_from", "date_to", "next", "sort", "dir", "q", "countries", "zones", "tab", "status", "tfa"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_query_strings_and_ids_to_every_page_never_break_anything(app, world, data):
+    """As a signed-in administrator of org A: every GET route, with ids at the integer edges and query
+    parameters (filters, cursors, dates at the calendar's edges) drawn from hostile values, answers below 500."""
+    client = client_as(app, "admin")
+    if not FIELD_NAMES:
+        pages = [url for method, url, rule in routes(app) if method == "GET" and "<" not in rule]
+        FIELD_NAMES.extend(field_names(client, pages) + ["id", "ids", "user_id"])
+    stranger = User.get(User.email == "stranger@example.com")
+    for method, url, rule in routes(app):
+        if method != "GET" or rule.startswith("/api/"):
+            continue
+        url = with_drawn_ids(url, data, stranger)
+        query = data.draw(st.dictionaries(st.sampled_from(QUERY_NAMES + FIELD_NAMES), hostile_text, max_size=4),
+                          label=rule)
+        response = client.get(url, query_string=query)
+        assert response.status_code < 500, f"GET {url} with {query!r}: {response.status_code}"

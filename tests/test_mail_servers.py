@@ -475,3 +475,38 @@ def test_a_name_resolving_to_a_private_address_is_neither_probed_nor_sent_throug
     assert (stored.status, stored.reason) == ("offline", "blocked")
     assert response.status_code == 422 and "private network" in response.get_data(as_text=True)
     assert "private address not allowed" in signed_in.get("/app/personal-data").get_data(as_text=True)
+
+
+@pytest.fixture
+def changing_dns(monkeypatch):
+    """mail.rebind.example answers a public address to the first lookup and 127.0.0.1 to every later one
+    (DNS rebinding); returns the list of lookups made."""
+    import socket
+
+    real, lookups = socket.getaddrinfo, []
+
+    def answer(host, port, *args, **kwargs):
+        if host != "mail.rebind.example":
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = "93.184.216.34" if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+    return lookups
+
+
+def test_a_changing_dns_answer_never_reaches_a_private_address(app, signed_in, user, changing_dns):
+    """SECURITY.md 26: the check and the test mail connect to the address that was checked, not to a second
+    lookup's answer (as webhooks do)."""
+    from services.mail_servers import check_servers
+
+    app.config.update(MAIL_ALLOW_PRIVATE=False, MAIL_PROBE_TIMEOUT=0.5)
+    with smtp_server() as peer:
+        server = add_server(app, user, host="mail.rebind.example", port=peer.port, security="none", username="")
+        check_servers([server], app.config)
+        assert MailServer.get_by_id(server.id).status == "offline"
+        changing_dns.clear()
+        response = signed_in.post(f"{BASE}/{server.id}/test", headers=htmx_headers(signed_in))
+        assert response.status_code == 502 and peer.messages == []  # the checked address did not answer
+    assert len(changing_dns) == 1, "one lookup per check, the connection uses its answer"

@@ -15,6 +15,7 @@ from services.clients import ImportErrors, client_views, import_clients, parse_c
 from services.permissions import has_permission, permission_required
 
 from .. import render, see_other
+from ..bounds import bounded_id
 from ..forms import Form, max_length, required
 from . import bp, client_meta, me, own
 
@@ -58,8 +59,8 @@ def tags_page(form=None, edit=None, edit_form=None, status=200):
 @permission_required("tags.manage")
 def client_tags():
     edit = None
-    if request.args.get("edit", "").isdigit() and len(request.args["edit"]) < 12:
-        edit = own(ClientTag, int(request.args["edit"]))
+    if bounded_id(request.args.get("edit")):
+        edit = own(ClientTag, bounded_id(request.args["edit"]))
     return tags_page(edit=edit)
 
 
@@ -105,8 +106,7 @@ def delete_tag(tag_id):
 
 
 def after_param():
-    value = request.args.get("after", "")
-    return int(value) if value.isdigit() and len(value) < 12 else None
+    return bounded_id(request.args.get("after"))
 
 
 def country_codes():

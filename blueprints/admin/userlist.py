@@ -7,6 +7,7 @@ from datetime import datetime
 
 import peewee as pw
 
+from blueprints.bounds import ID_MAX
 from models import ClientTag, Group, GroupMember, User, UserAllowedTag
 
 PAGE_SIZE = 25
@@ -27,12 +28,14 @@ def decode_cursor(text, sort):
         return None
     try:
         value, row_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if not isinstance(row_id, int) or isinstance(row_id, bool):
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id <= ID_MAX:
             return None
         if sort == "created":
             value = datetime.fromisoformat(value)
         elif sort == "id":
             value = int(value)
+            if not 0 <= value <= ID_MAX:
+                return None
         elif not isinstance(value, str):
             return None
         return value, row_id

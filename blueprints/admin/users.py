@@ -28,6 +28,7 @@ from services.permissions import (
 )
 
 from .. import render, see_other
+from ..bounds import bounded_id
 from ..forms import EmailAddress, Form, max_length, required, shorten_choices
 from ..security import password_problem, reauth_expired, renew_session_id
 from . import bp, client_meta, me, own
@@ -167,8 +168,8 @@ def users():
     two_factor = args.get("tfa") if args.get("tfa") in TWO_FACTOR_LABELS else ""
     q = args.get("q", "").strip()[:100]
     group = None
-    if args.get("group", "").isdigit() and len(args["group"]) < 12:
-        group = own(Group, int(args["group"]))
+    if bounded_id(args.get("group")):
+        group = own(Group, bounded_id(args["group"]))
     rows, prev_cursor, next_cursor = users_page(
         org, q=q, status=status, group=group, two_factor=two_factor, sort=sort, descending=descending,
         after=args.get("after"), before=args.get("before"), last=args.get("page") == "last",

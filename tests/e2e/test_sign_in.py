@@ -77,3 +77,29 @@ def test_russian_pages_and_language_switch(browser, live_server, anna):
     page.wait_for_url("**/login")
     assert page.locator("h1").inner_text() == "Sign in to your account"
     page.context.close()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "nojs"])
+def test_sign_in_with_a_hostile_next_stays_on_this_site(browser, live_server, anna, js):
+    """SECURITY.md 28: /login?next=/%5Cevil.example/... and its kin land on this site, htmx or not."""
+    from urllib.parse import quote, urlsplit
+
+    from tests.test_security_redirects import HOSTILE_TARGETS
+
+    page = new_page(browser, js)
+    elsewhere = []
+    # A request to another host would be a phishing page: answer it here and note it.
+    page.context.route(lambda url: urlsplit(url).hostname != "127.0.0.1",
+                       lambda route: (elsewhere.append(route.request.url), route.fulfill(body="phished"))[1])
+    for target in HOSTILE_TARGETS:
+        page.goto(f"{live_server.url}/login?next={quote(target, safe='')}")
+        page.fill("#email", "anna@example.com")
+        page.fill("#password", PASSWORD)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        assert urlsplit(page.url).netloc == urlsplit(live_server.url).netloc, (target, page.url)
+        assert page.url == f"{live_server.url}/app/personal-data", target
+        page.context.clear_cookies()
+    assert elsewhere == []
+    assert page.csp_violations == []
+    page.context.close()
