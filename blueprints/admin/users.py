@@ -13,7 +13,7 @@ from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, 
 from wtforms.validators import ValidationError
 
 from extensions import locale_code
-from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
+from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db, write_transaction
 from models.core import ROLES
 from services import audit, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
@@ -363,7 +363,7 @@ def save_user(user_id):
     if problem:
         return details_page(user, form=form, status=409, notice=problem)
     changes = {}
-    with db.atomic():
+    with write_transaction((User, user.id)):
         before = access_of(user)
         settings = save_access(user, form)
         settings.telegram_chat_id = form.telegram_chat_id.data or ""
