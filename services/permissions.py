@@ -9,7 +9,7 @@ from flask import abort, current_app, g
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from models import Group, GroupMember, GroupPermission, Organization, Prepared, User, db, write_transaction
+from models import Group, GroupMember, GroupPermission, Organization, Prepared, User, write_transaction
 from models.admin import ADMINISTRATORS
 
 # One permission per admin capability. Adding one here adds it to the groups page, export and import.
