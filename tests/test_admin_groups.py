@@ -1,10 +1,12 @@
 """Groups and permissions: the catalog, the Administrators group's protection, members, export/import."""
 import io
 import json
+import threading
 
 import pytest
 
-from models import Group, GroupMember, GroupPermission, Organization
+from models import Group, GroupMember, GroupPermission, Organization, db
+from services import permissions
 from services.permissions import PERMISSIONS, administrators_group, grant, has_permission
 from tests.conftest import csrf_from, form_post, make_user
 
@@ -170,6 +172,43 @@ def test_renaming_administrators_by_import_is_refused(admin_client, org):
     content = json.dumps({"groups": [{"id": admins.id, "name": "Bosses", "permissions": sorted(PERMISSIONS)}]})
     response = upload(admin_client, content.encode())
     assert response.status_code == 422 and "cannot be renamed" in response.get_data(as_text=True)
+
+
+def test_the_same_import_applied_twice_at_once_creates_the_group_once_without_an_error(app, org, monkeypatch):
+    """SECURITY issue item 5: an import is planned against the groups, then applied. Two applies at once
+    both plan "create Sales" unless the first holds a lock the second waits for (PostgreSQL: the
+    organization's row; SQLite: the write lock); then the second finds Sales there and changes nothing."""
+    administrators_group(org)  # as in any organization: made on first use (its insert would serialise the two)
+    entries = permissions.parse_import(json.dumps({"groups": [{"name": "Sales", "permissions": ["clients.view"]}]}))
+    planned, start = threading.Barrier(2, timeout=1), threading.Barrier(2)
+    real_plan = permissions.plan_import
+
+    def plan_then_wait(organization_id, entries):
+        changes = real_plan(organization_id, entries)
+        try:
+            planned.wait()  # the other has planned too, or (1 s) is waiting for our lock
+        except threading.BrokenBarrierError:
+            pass
+        return changes
+
+    monkeypatch.setattr(permissions, "plan_import", plan_then_wait)
+    outcomes = []
+
+    def apply():
+        start.wait()
+        with app.test_request_context(), db.connection_context():
+            try:
+                outcomes.append(len(permissions.apply_import(org.id, entries)))
+            except Exception as exc:  # noqa: BLE001 (the assertion shows it)
+                outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=apply) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes, key=str) == [0, 1]
+    assert [p.permission for p in Group.get(Group.name == "Sales").permissions] == ["clients.view"]
 
 
 def test_apply_is_all_or_nothing(admin_client, org):
