@@ -208,14 +208,16 @@ def create_user():
         status = 422 if form.is_submitted() else 200
         return render("admin/user_new.html", block="user_form", status=status, form=form)
     require_admin_for(form.groups.data)
+    # Nobody knows this password: the person sets their own through the mailed link. Hashed before the
+    # transaction, which holds the write lock.
+    unknown_password = passwords.hash_password(tokens.new_secret())
     with db.atomic():
         user = User.create(
             organization=me().organization_id,
             email=form.email.data,
             full_name=form.full_name.data,
             phone=form.phone.data,
-            # Nobody knows this password: the person sets their own through the mailed link.
-            password_hash=passwords.hash_password(tokens.new_secret()),
+            password_hash=unknown_password,
             created_by=me(),
             ip_allowlist=form.ip_allowlist.data,
         )
