@@ -42,9 +42,11 @@ def write_transaction(lock=None):
     busy_timeout (its snapshot is stale). Taken at BEGIN, the lock is waited for like any write (busy_timeout),
     and the reads see every earlier write. (open_database makes IMMEDIATE the default of every transaction;
     this says so again for a database opened otherwise.)
-    PostgreSQL: the `lock` row is locked (SELECT ... FOR UPDATE) first, so two such transactions for it run one
-    after the other, and the second's reads (READ COMMITTED: each statement sees what was committed before it
-    began) count what the first wrote: two uploads racing into a nearly full quota cannot both pass.
+    PostgreSQL: the `lock` row is locked (SELECT ... FOR NO KEY UPDATE) first, so two such transactions for it
+    run one after the other, and the second's reads (READ COMMITTED: each statement sees what was committed
+    before it began) count what the first wrote: two uploads racing into a nearly full quota cannot both pass.
+    NO KEY: rows that merely point at it (an audit event naming the person) are still inserted meanwhile, so a
+    transaction locking one person never deadlocks with one writing about them.
 
     Inside another transaction this is a savepoint: on SQLite the outer one holds the lock already (IMMEDIATE
     by default); on PostgreSQL the row stays locked until the outer one ends.
@@ -54,7 +56,8 @@ def write_transaction(lock=None):
     with database.atomic(lock_type="IMMEDIATE") if sqlite else database.atomic() as transaction:
         if lock is not None and not sqlite:
             model, key = lock
-            list(model.select(model._meta.primary_key).where(model._meta.primary_key == key).for_update())
+            primary_key = model._meta.primary_key
+            list(model.select(primary_key).where(primary_key == key).for_update("FOR NO KEY UPDATE"))
         yield transaction
 
 

@@ -1,6 +1,5 @@
 """Settlements (issue 8): billing details with check digits, invoices with search, PDF, statuses and
 the balance history; each page behind its permission, other organizations' invoices 404."""
-import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ from models import AuditEvent, BalanceEntry, BillingDetails, Invoice, Organizati
 from services import invoices
 from services.permissions import grant
 from tests.conftest import csrf_from, form_post, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 GOOD = {
@@ -340,38 +340,15 @@ def test_automatic_numbers_skip_numbers_typed_by_hand(org):
 
 
 def test_two_invoices_issued_at_once_get_consecutive_numbers(app, org, monkeypatch):
-    """SECURITY issue item 5: numbering reads the taken numbers, then inserts. Both read before either
-    writes, unless the first holds a lock the second waits for (PostgreSQL: the organization's row;
-    SQLite: the write lock). Both invoices are issued, numbered one after the other; neither fails."""
-    read, start = threading.Barrier(2, timeout=1), threading.Barrier(2)
-    real_next_number = invoices.next_number
-
-    def next_number_then_wait(organization_id, issued_on):
-        number = real_next_number(organization_id, issued_on)
-        try:
-            read.wait()  # the other has read the numbers too, or (1 s) is waiting for our lock
-        except threading.BrokenBarrierError:
-            pass
-        return number
-
-    monkeypatch.setattr(invoices, "next_number", next_number_then_wait)
-    outcomes = []
+    """SECURITY issue item 5: numbering reads the numbers taken, then inserts. Both invoices are issued,
+    numbered one after the other; neither fails."""
+    hold_after(monkeypatch, invoices, "next_number")
 
     def issue():
-        start.wait()
         with app.test_request_context(), db.connection_context():
-            try:
-                outcomes.append(invoices.issue_invoice(org, "10", date(2026, 1, 1), date(2026, 1, 31),
-                                                       issued_on=date(2026, 2, 1)).number)
-            except Exception as exc:  # noqa: BLE001 (the assertion shows it)
-                outcomes.append(repr(exc))
+            return invoices.issue_invoice(org, "10", date(2026, 1, 1), date(2026, 1, 31), issued_on=date(2026, 2, 1)).number
 
-    threads = [threading.Thread(target=issue) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert sorted(outcomes) == ["2026-0001", "2026-0002"]
+    assert sorted(run_together(issue, issue)) == ["2026-0001", "2026-0002"]
     assert [i.number for i in Invoice.select().order_by(Invoice.number)] == ["2026-0001", "2026-0002"]
 
 

@@ -1,7 +1,6 @@
 """File manager (issue 8): uploads checked by content and size before anything is stored, quota,
 sanitised names, random storage names outside static/, downloads as attachments for members only."""
 import io
-import threading
 import zipfile
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from models import AuditEvent, Organization, StoredFile
 from services import files
 from services.permissions import grant
 from tests.conftest import csrf_from, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -144,45 +144,24 @@ def test_the_organizations_quota_is_kept(app, manager):
 
 
 def test_two_uploads_racing_into_a_nearly_full_quota_do_not_both_pass(app, manager, org, monkeypatch):
-    """SECURITY issue item 5: each upload counts the quota, then adds its row. Both count before either
-    writes, unless the first holds a lock (PostgreSQL: the organization's row; SQLite: the write lock) that
-    the second waits for. One is stored, the other is told there is no room; on SQLite neither answers 503."""
+    """SECURITY issue item 5: each upload counts the quota, then adds its row. One is stored, the other is
+    told there is no room; on SQLite neither answers 503 "database is locked"."""
     app.config["FILES_QUOTA_BYTES"] = 150
     grant(make_user(org, "files2@example.com"), "files.manage")
     second = app.test_client()
     sign_in(second, "files2@example.com")
-    clients = [(manager, csrf_from(manager.get("/app/account/files").get_data(as_text=True))),
-               (second, csrf_from(second.get("/app/account/files").get_data(as_text=True)))]
-    counted, start = threading.Barrier(2, timeout=1), threading.Barrier(2)
-    real_used_bytes, waited = files.used_bytes, set()
+    tokens = [csrf_from(c.get("/app/account/files").get_data(as_text=True)) for c in (manager, second)]
+    hold_after(monkeypatch, files, "used_bytes")
 
-    def used_bytes_then_wait(organization_id):
-        used = real_used_bytes(organization_id)
-        if threading.get_ident() not in waited:  # the quota check, not the list rendered afterwards
-            waited.add(threading.get_ident())
-            try:
-                counted.wait()  # the other upload has counted too, or (1 s) is waiting for our lock
-            except threading.BrokenBarrierError:
-                pass
-        return used
+    def upload_100_bytes(client, token, name):
+        response = client.post("/app/account/files", data={"csrf_token": token, "file": (io.BytesIO(b"x" * 100), name)},
+                               content_type="multipart/form-data")
+        return response.status_code, response.get_data(as_text=True)
 
-    monkeypatch.setattr(files, "used_bytes", used_bytes_then_wait)
-    answers = {}
-
-    def race(n):
-        client, token = clients[n]
-        start.wait()
-        response = client.post("/app/account/files", data={"csrf_token": token, "file": (io.BytesIO(b"x" * 100),
-                               f"{n}.txt")}, content_type="multipart/form-data")
-        answers[n] = (response.status_code, response.get_data(as_text=True))
-
-    threads = [threading.Thread(target=race, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert sorted(status for status, _body in answers.values()) == [303, 413], [a[0] for a in answers.values()]
-    assert "There is no room left" in next(body for status, body in answers.values() if status == 413)
+    answers = run_together(lambda: upload_100_bytes(manager, tokens[0], "a.txt"),
+                           lambda: upload_100_bytes(second, tokens[1], "b.txt"))
+    assert sorted(status for status, _body in answers) == [303, 413], [a[0] for a in answers]
+    assert "There is no room left" in next(body for status, body in answers if status == 413)
     assert StoredFile.select().count() == 1 and len(stored_paths(app)) == 1
 
 

@@ -1,14 +1,14 @@
 """Groups and permissions: the catalog, the Administrators group's protection, members, export/import."""
 import io
 import json
-import threading
 
 import pytest
 
 from models import Group, GroupMember, GroupPermission, Organization, db
 from services import permissions
-from services.permissions import PERMISSIONS, administrators_group, grant, has_permission
-from tests.conftest import csrf_from, form_post, make_user
+from services.permissions import PERMISSIONS, add_to_group, administrators_group, grant, has_permission
+from tests.conftest import csrf_from, form_post, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 
@@ -175,40 +175,40 @@ def test_renaming_administrators_by_import_is_refused(admin_client, org):
 
 
 def test_the_same_import_applied_twice_at_once_creates_the_group_once_without_an_error(app, org, monkeypatch):
-    """SECURITY issue item 5: an import is planned against the groups, then applied. Two applies at once
-    both plan "create Sales" unless the first holds a lock the second waits for (PostgreSQL: the
-    organization's row; SQLite: the write lock); then the second finds Sales there and changes nothing."""
+    """SECURITY issue item 5: an import is planned against the groups, then applied. Applied twice at once,
+    the second finds Sales made by the first and changes nothing."""
     administrators_group(org)  # as in any organization: made on first use (its insert would serialise the two)
     entries = permissions.parse_import(json.dumps({"groups": [{"name": "Sales", "permissions": ["clients.view"]}]}))
-    planned, start = threading.Barrier(2, timeout=1), threading.Barrier(2)
-    real_plan = permissions.plan_import
-
-    def plan_then_wait(organization_id, entries):
-        changes = real_plan(organization_id, entries)
-        try:
-            planned.wait()  # the other has planned too, or (1 s) is waiting for our lock
-        except threading.BrokenBarrierError:
-            pass
-        return changes
-
-    monkeypatch.setattr(permissions, "plan_import", plan_then_wait)
-    outcomes = []
+    hold_after(monkeypatch, permissions, "plan_import")
 
     def apply():
-        start.wait()
         with app.test_request_context(), db.connection_context():
-            try:
-                outcomes.append(len(permissions.apply_import(org.id, entries)))
-            except Exception as exc:  # noqa: BLE001 (the assertion shows it)
-                outcomes.append(repr(exc))
+            return len(permissions.apply_import(org.id, entries))
 
-    threads = [threading.Thread(target=apply) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert sorted(outcomes, key=str) == [0, 1]
+    assert sorted(run_together(apply, apply), key=str) == [0, 1]
     assert [p.permission for p in Group.get(Group.name == "Sales").permissions] == ["clients.view"]
+
+
+def test_two_administrators_removing_each_other_at_once_leave_one(app, org, monkeypatch):
+    """SECURITY.md 29 under concurrency: the administrators are counted, then a member removed."""
+    from blueprints.admin import groups as groups_view
+
+    admins = administrators_group(org)
+    people, clients = [make_user(org, f"admin{n}@example.com") for n in range(2)], []
+    for person in people:
+        add_to_group(person, admins)
+        clients.append(app.test_client())
+        sign_in(clients[-1], person.email)
+    page = f"/admin/groups/{admins.id}?tab=users"
+    tokens = [csrf_from(c.get(page).get_data(as_text=True)) for c in clients]
+    hold_after(monkeypatch, groups_view, "enabled_administrators")
+
+    def remove(n):
+        return clients[n].post(f"/admin/groups/{admins.id}/members/{people[1 - n].id}/remove",
+                               data={"csrf_token": tokens[n]}).status_code
+
+    assert sorted(run_together(lambda: remove(0), lambda: remove(1))) == [303, 409]
+    assert GroupMember.select().where(GroupMember.group == admins).count() == 1
 
 
 def test_apply_is_all_or_nothing(admin_client, org):

@@ -8,6 +8,7 @@ import pytest
 from models import AuditEvent, Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, utcnow
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 
@@ -227,6 +228,28 @@ def test_disabling_yourself_or_the_last_administrator_is_refused(admin_client, o
     assert response.status_code == 409 and "last administrator" in response.get_data(as_text=True)
     assert User.get_by_id(admin.id).status == "enabled"
     assert GroupMember.select().where(GroupMember.user == admin).exists()
+
+
+def test_two_administrators_disabling_each_other_at_once_leave_one_enabled(app, org, monkeypatch):
+    """SECURITY.md 29 under concurrency (issue item 5): each save counts the enabled administrators, then
+    writes; the second is refused as the last administrator."""
+    from blueprints.admin import users as users_view
+
+    admins = administrators_group(org)
+    people, clients = [make_user(org, f"admin{n}@example.com", full_name=f"Admin {n}") for n in range(2)], []
+    for person in people:
+        add_to_group(person, admins)
+        clients.append(app.test_client())
+        sign_in(clients[-1], person.email)
+    tokens = [csrf_from(c.get(f"/admin/users/{people[1 - n].id}").get_data(as_text=True)) for n, c in enumerate(clients)]
+    hold_after(monkeypatch, users_view, "enabled_administrators")
+
+    def disable_the_other(n):
+        return clients[n].post(f"/admin/users/{people[1 - n].id}", data={
+            "csrf_token": tokens[n], "status": "disabled", "groups": [str(admins.id)]}).status_code
+
+    assert sorted(run_together(lambda: disable_the_other(0), lambda: disable_the_other(1))) == [303, 409]
+    assert [u.status for u in User.select().where(User.id.in_([p.id for p in people]))].count("enabled") == 1
 
 
 def test_two_factor_reset_and_disable_notify_the_person(admin_client, org, smtp):

@@ -130,7 +130,7 @@ def server(tmp_path):
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.1)
     yield port, url, tmp_path / "files"
-    os.killpg(process.pid, signal.SIGTERM)
+    os.killpg(process.pid, signal.SIGKILL)  # the test has checked everything: nothing is left to finish
     process.wait(10)
 
 

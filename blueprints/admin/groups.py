@@ -8,7 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from models import Group, GroupMember, GroupPermission, User, db
+from models import Group, GroupMember, GroupPermission, Organization, User, db, write_transaction
 from services import audit
 from services.permissions import (
     PERMISSIONS,
@@ -225,10 +225,15 @@ def remove_member(group_id, user_id):
     user = own(User, user_id)
     if not Form().validate_on_submit():
         abort(400)
-    if group.is_administrators and enabled_administrators(group.organization_id) <= {user.id}:
+    # Counted and removed under the organization's lock (models.write_transaction): two administrators
+    # removing each other at once leave one.
+    with write_transaction((Organization, group.organization_id)):
+        last = group.is_administrators and enabled_administrators(group.organization_id) <= {user.id}
+        if not last:
+            GroupMember.delete().where(GroupMember.group == group, GroupMember.user == user).execute()
+    if last:
         refusal = _("The last administrator cannot be removed from the Administrators group.")
         return group_page(group, "users", status=409, refusal=refusal)
-    GroupMember.delete().where(GroupMember.group == group, GroupMember.user == user).execute()
     audit.record("group.member_removed", actor=me(), target=user.email, group=group.name, **client_meta())
     flash(_("%(email)s removed from “%(name)s”.", email=user.email, name=group.name), "success")
     return see_other(url_for("admin.group", group_id=group.id, tab="users"))

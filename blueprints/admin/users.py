@@ -13,7 +13,8 @@ from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, 
 from wtforms.validators import ValidationError
 
 from extensions import locale_code
-from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db, write_transaction
+from models import (Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, db,
+                    write_transaction)
 from models.core import ROLES
 from services import audit, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
@@ -350,47 +351,56 @@ def save_user(user_id):
     if not form.validate_on_submit():
         return details_page(user, form=form, status=422)
     require_admin_for(form.groups.data, target=user)
-    is_self = user.id == me().id
     problem = None
-    if form.status.data == "disabled" and user.status != "disabled":
-        if is_self:
-            problem = _("You cannot disable your own account.")
-        elif enabled_administrators(user.organization_id) <= {user.id}:
-            problem = _("The last administrator cannot be disabled.")
-    admin_group_ids = {g.id for g in Group.select().where(Group.organization == user.organization_id, Group.is_administrators == True)}  # noqa: E712
-    if is_administrator(user) and not set(form.groups.data) & admin_group_ids and enabled_administrators(user.organization_id) <= {user.id}:
-        problem = _("The last administrator cannot be removed from the Administrators group.")
+    if form.status.data == "disabled" and user.status != "disabled" and user.id == me().id:
+        problem = _("You cannot disable your own account.")
     if form.role.data != user.role and me().role != "owner":
         problem = _("Only the organization's owner can change roles.")
     if problem:
         return details_page(user, form=form, status=409, notice=problem)
     changes = {}
-    with write_transaction((User, user.id)):
-        before = access_of(user)
-        settings = save_access(user, form)
-        settings.telegram_chat_id = form.telegram_chat_id.data or ""
-        settings.slack_chat_id = form.slack_chat_id.data or ""
-        settings.event_subscriptions = ",".join(s for s in EVENT_CATALOG if s in form.subscriptions.data)
-        settings.mask_data = form.mask_data.data
-        settings.save()
-        for field in ("phone", "ip_allowlist", "status", "role"):
-            value = getattr(form, field).data
-            if value != getattr(user, field):
-                changes[field] = value
-        if changes:
-            User.update(**changes).where(User.id == user.id).execute()
-        after = access_of(user)
-        changed = sorted(set(changes) | {name for name in after if after[name] != before[name]})
-        audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
-        if changes.get("status") == "enabled":
-            audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
-        if changes.get("status") == "disabled":
-            sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
-            audit.record("user.disabled", actor=me(), target=user.email, **client_meta())
-        if "role" in changes:
-            audit.record("user.role_changed", actor=me(), target=user.email, role=changes["role"], **client_meta())
+    # The administrators are counted with the organization's row locked (PostgreSQL) or SQLite's write lock
+    # held, until the change is written: two administrators disabling each other at once leave one.
+    with write_transaction((Organization, user.organization_id)):
+        problem = last_administrator_problem(user, form)
+        if problem is None:
+            before = access_of(user)
+            settings = save_access(user, form)
+            settings.telegram_chat_id = form.telegram_chat_id.data or ""
+            settings.slack_chat_id = form.slack_chat_id.data or ""
+            settings.event_subscriptions = ",".join(s for s in EVENT_CATALOG if s in form.subscriptions.data)
+            settings.mask_data = form.mask_data.data
+            settings.save()
+            for field in ("phone", "ip_allowlist", "status", "role"):
+                value = getattr(form, field).data
+                if value != getattr(user, field):
+                    changes[field] = value
+            if changes:
+                User.update(**changes).where(User.id == user.id).execute()
+            after = access_of(user)
+            changed = sorted(set(changes) | {name for name in after if after[name] != before[name]})
+            audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
+            if changes.get("status") == "enabled":
+                audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
+            if changes.get("status") == "disabled":
+                sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
+                audit.record("user.disabled", actor=me(), target=user.email, **client_meta())
+            if "role" in changes:
+                audit.record("user.role_changed", actor=me(), target=user.email, role=changes["role"], **client_meta())
+    if problem:
+        return details_page(user, form=form, status=409, notice=problem)
     flash(_("Changes to %(email)s saved.", email=user.email), "success")
     return see_other(url_for("admin.user", user_id=user.id))
+
+
+def last_administrator_problem(user, form):
+    """Why the change would leave the organization without an enabled administrator, or None."""
+    if form.status.data == "disabled" and user.status != "disabled" and enabled_administrators(user.organization_id) <= {user.id}:
+        return _("The last administrator cannot be disabled.")
+    admin_group_ids = {g.id for g in Group.select().where(Group.organization == user.organization_id, Group.is_administrators == True)}  # noqa: E712
+    if is_administrator(user) and not set(form.groups.data) & admin_group_ids and enabled_administrators(user.organization_id) <= {user.id}:
+        return _("The last administrator cannot be removed from the Administrators group.")
+    return None
 
 
 @bp.post("/users/<int:user_id>/reset-link")
