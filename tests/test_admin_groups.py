@@ -211,6 +211,46 @@ def test_two_administrators_removing_each_other_at_once_leave_one(app, org, monk
     assert GroupMember.select().where(GroupMember.group == admins).count() == 1
 
 
+def test_two_groups_of_one_name_created_at_once_give_one_group_and_the_forms_message(admin_client, app, admin, org,
+                                                                                      monkeypatch):
+    """Issue item 5: the name is checked, then the group added; the second request gets the form's message
+    (422), not the unique index's error (500)."""
+    from blueprints.admin import groups as groups_view
+
+    second = app.test_client()
+    sign_in(second, admin.email)
+    tokens = [csrf_from(c.get("/admin/groups").get_data(as_text=True)) for c in (admin_client, second)]
+    hold_after(monkeypatch, groups_view.GroupForm, "validate_name")
+
+    def create(client, token):
+        response = client.post("/admin/groups", data={"csrf_token": token, "name": "Sales"})
+        return response.status_code, response.get_data(as_text=True)
+
+    answers = run_together(lambda: create(admin_client, tokens[0]), lambda: create(second, tokens[1]))
+    assert sorted(status for status, _body in answers) == [303, 422], [a[0] for a in answers]
+    assert "A group with this name already exists." in next(body for status, body in answers if status == 422)
+    assert Group.select().where(Group.name == "Sales").count() == 1
+
+
+def test_two_saves_granting_one_permission_at_once_both_succeed(admin_client, app, admin, org, monkeypatch):
+    """Issue item 5: what the group holds is read, then the difference written; read apart from the write,
+    both saves would add users.view and the second hit the unique index (500)."""
+    from blueprints.admin import groups as groups_view
+
+    support = Group.create(organization=org, name="Support")
+    second = app.test_client()
+    sign_in(second, admin.email)
+    page = f"/admin/groups/{support.id}"
+    tokens = [csrf_from(c.get(page).get_data(as_text=True)) for c in (admin_client, second)]
+    hold_after(monkeypatch, groups_view, "group_permissions")
+
+    def save(client, token):
+        return client.post(f"{page}/permissions", data={"csrf_token": token, "permissions": ["users.view"]}).status_code
+
+    assert run_together(lambda: save(admin_client, tokens[0]), lambda: save(second, tokens[1])) == [303, 303]
+    assert [p.permission for p in support.permissions] == ["users.view"]
+
+
 def test_apply_is_all_or_nothing(admin_client, org):
     Group.create(organization=org, name="Support")
     admins = administrators_group(org)

@@ -8,7 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from models import Group, GroupMember, GroupPermission, Organization, User, db, write_transaction
+from models import Group, GroupMember, GroupPermission, Organization, User, write_transaction
 from services import audit
 from services.permissions import (
     PERMISSIONS,
@@ -110,10 +110,15 @@ def groups():
 @permission_required("groups.manage")
 def create_group():
     form = GroupForm()
-    if not form.validate_on_submit():
+    # The name is checked and taken in one transaction under the organization's lock (models.write_transaction):
+    # two groups of one name created at once get the form's message, not the unique index's error.
+    with write_transaction((Organization, me().organization_id)):
+        valid = form.validate_on_submit()
+        if valid:
+            group = Group.create(organization=me().organization_id, name=form.name.data)
+            audit.record("group.created", actor=me(), target=group.name, **client_meta())
+    if not valid:
         return list_page(form=form, status=422)
-    group = Group.create(organization=me().organization_id, name=form.name.data)
-    audit.record("group.created", actor=me(), target=group.name, **client_meta())
     flash(_("Group “%(name)s” created.", name=group.name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
@@ -156,8 +161,9 @@ def save_permissions(group_id):
     form = PermissionsForm()
     if not form.validate_on_submit():
         return group_page(group, "permissions", status=422, perm_form=form)
-    wanted, current = set(form.permissions.data), set(group_permissions(group))
-    with db.atomic():
+    wanted = set(form.permissions.data)
+    with write_transaction((Organization, group.organization_id)):  # what is granted now, read under the lock
+        current = set(group_permissions(group))
         GroupPermission.delete().where(GroupPermission.group == group, GroupPermission.permission.in_(current - wanted)).execute()
         for permission in sorted(wanted - current):
             GroupPermission.create(group=group, permission=permission)
@@ -181,11 +187,13 @@ def rename_group(group_id):
     if group.is_administrators:
         return administrators_refused(group)
     form = GroupForm(group=group)
-    if not form.validate_on_submit():
+    with write_transaction((Organization, group.organization_id)):  # checked and renamed at once, as when created
+        valid = form.validate_on_submit()
+        if valid:
+            Group.update(name=form.name.data).where(Group.id == group.id).execute()
+            audit.record("group.renamed", actor=me(), target=form.name.data, old_name=group.name, **client_meta())
+    if not valid:
         return group_page(group, "permissions", status=422, rename_form=form)
-    old = group.name
-    Group.update(name=form.name.data).where(Group.id == group.id).execute()
-    audit.record("group.renamed", actor=me(), target=form.name.data, old_name=old, **client_meta())
     flash(_("Group renamed."), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
