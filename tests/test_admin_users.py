@@ -128,6 +128,28 @@ def test_create_user_with_send_to_email_and_sign_in_from_the_link(admin_client, 
     sign_in(admin_client, "nina@example.com", new_password)
 
 
+def test_one_address_added_twice_at_once_gives_one_person_and_the_forms_message(admin_client, app, admin, org,
+                                                                                monkeypatch):
+    """Issue item 5: the address is checked, then the person added; the second request gets the form's
+    message (422), not the unique index's error (500)."""
+    from blueprints.admin import users as users_view
+
+    second = app.test_client()
+    sign_in(second, admin.email)
+    tokens = [csrf_from(c.get("/admin/users/new").get_data(as_text=True)) for c in (admin_client, second)]
+    hold_after(monkeypatch, users_view.CreateUserForm, "validate_email")
+
+    def add(client, token):
+        response = client.post("/admin/users/new", data={"csrf_token": token, "full_name": "Nina New",
+                                                         "email": "nina@example.com"})
+        return response.status_code, response.get_data(as_text=True)
+
+    answers = run_together(lambda: add(admin_client, tokens[0]), lambda: add(second, tokens[1]))
+    assert sorted(status for status, _body in answers) == [303, 422], [a[0] for a in answers]
+    assert "A user with this e-mail already exists." in next(body for status, body in answers if status == 422)
+    assert User.select().where(User.email == "nina@example.com").count() == 1
+
+
 def test_create_user_errors_stay_at_the_fields(admin_client, org):
     make_user(org, "taken@example.com")
     other_group = Group.create(organization=Organization.create(name="Other"), name="Theirs")

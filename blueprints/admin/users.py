@@ -4,6 +4,7 @@ import ipaddress
 from datetime import timedelta
 
 import phonenumbers
+from peewee import IntegrityError
 from babel import Locale
 from flask import abort, current_app, flash, request, url_for
 from flask_babel import force_locale
@@ -212,18 +213,26 @@ def create_user():
     # Nobody knows this password: the person sets their own through the mailed link. Hashed before the
     # transaction, which holds the write lock.
     unknown_password = passwords.hash_password(tokens.new_secret())
-    with db.atomic():
-        user = User.create(
-            organization=me().organization_id,
-            email=form.email.data,
-            full_name=form.full_name.data,
-            phone=form.phone.data,
-            password_hash=unknown_password,
-            created_by=me(),
-            ip_allowlist=form.ip_allowlist.data,
-        )
-        save_access(user, form)
-        audit.record("user.created", actor=me(), target=user.email, **client_meta())
+    try:
+        with db.atomic():
+            user = User.create(
+                organization=me().organization_id,
+                email=form.email.data,
+                full_name=form.full_name.data,
+                phone=form.phone.data,
+                password_hash=unknown_password,
+                created_by=me(),
+                ip_allowlist=form.ip_allowlist.data,
+            )
+            save_access(user, form)
+            audit.record("user.created", actor=me(), target=user.email, **client_meta())
+    except IntegrityError:
+        if not User.select().where(User.email == form.email.data).exists():
+            raise
+        # The address was taken since the form was checked (addresses are unique across organizations, so
+        # no lock of ours covers it): the unique index held, and the form says so as its check would have.
+        form.email.errors = [*form.email.errors, _("A user with this e-mail already exists.")]
+        return render("admin/user_new.html", block="user_form", status=422, form=form)
     if form.send_to_email.data:
         if send_set_password_link(user, invite=True):
             flash(_("User %(email)s created. A link to set a password was sent to them.", email=user.email), "success")
