@@ -46,7 +46,7 @@ def write_transaction(lock=None):
     run one after the other, and the second's reads (READ COMMITTED: each statement sees what was committed
     before it began) count what the first wrote: two uploads racing into a nearly full quota cannot both pass.
     NO KEY: rows that merely point at it (an audit event naming the person) are still inserted meanwhile, so a
-    transaction locking one person never deadlocks with one writing about them.
+    transaction holding the lock neither blocks nor deadlocks with one that only writes about that row.
 
     Inside another transaction this is a savepoint: on SQLite the outer one holds the lock already (IMMEDIATE
     by default); on PostgreSQL the row stays locked until the outer one ends.

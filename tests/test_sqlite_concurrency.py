@@ -12,11 +12,13 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -82,8 +84,6 @@ class Tab:
         return response.status, data
 
     def sign_in(self, email):
-        from urllib.parse import urlencode
-
         _status, page = self.request("GET", "/login")
         self.token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
         status, _ = self.request("POST", "/login", urlencode({"csrf_token": self.token, "email": email,
@@ -100,8 +100,6 @@ class Tab:
         return self.request("POST", "/app/account/files", body, f"multipart/form-data; boundary={boundary}", htmx=True)
 
     def tick(self, category, channel, on):
-        from urllib.parse import urlencode
-
         body = urlencode({"csrf_token": self.token, f"{category}.{channel}": "1" if on else "0"})
         return self.request("POST", f"/app/personal-data/notifications/{category}/{channel}", body, htmx=True)
 
@@ -184,8 +182,6 @@ def test_uploads_and_checkbox_saves_on_sqlite_all_succeed_and_every_acknowledged
     assert len(acknowledged) > 20 and saves[0] > 100, "too little load to mean anything"
 
     # Every acknowledged file is stored (row and bytes) ...
-    import sqlite3
-
     with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
         rows = dict(conn.execute("SELECT name, organization_id || '/' || storage_name FROM stored_file").fetchall())
     assert set(rows) == set(acknowledged)
