@@ -149,6 +149,28 @@ def test_csv_import_creates_clients_with_tags(admin_client, org):
     assert "2 client(s) imported." in admin_client.get("/admin/clients").get_data(as_text=True)
 
 
+def test_a_tag_deleted_between_the_check_and_the_import_gives_a_message_and_imports_nothing(admin_client, org,
+                                                                                             monkeypatch):
+    """Issue item 5: the rows are checked against the tags, then imported. A tag deleted in between (another
+    administrator) is found again under the import's lock: a 422 with a message, not the foreign key's 500."""
+    from blueprints.admin import clients as clients_view
+    from models import Operation
+
+    vip = ClientTag.create(organization=org, caption="VIP")
+    real_parse = clients_view.parse_clients_csv
+
+    def parse_then_tag_deleted(*args):
+        rows = real_parse(*args)
+        vip.delete_instance()
+        return rows
+
+    monkeypatch.setattr(clients_view, "parse_clients_csv", parse_then_tag_deleted)
+    response = csv_post(admin_client, b"name;tags\nAnna;vip\nJo;\n")
+    assert response.status_code == 422
+    assert "A tag named in the file was deleted meanwhile" in response.get_data(as_text=True)
+    assert Client.select().count() == 0 and Operation.get().status == "failed"
+
+
 @pytest.mark.parametrize("content, message", [
     (b"name,email\nGood,good@example.com\nBad,not-an-email\n", "Line 3:"),
     (b"email\nx@example.com\n", "must name the columns"),

@@ -102,8 +102,9 @@ def delete_tag(tag_id):
     tag = own(ClientTag, tag_id)
     if not Form().validate_on_submit():
         abort(400)
-    tag.delete_instance()
-    audit.record("client_tag.deleted", actor=me(), target=tag.caption, **client_meta())
+    with write_transaction((Organization, tag.organization_id)):  # not in the middle of an import (import_clients)
+        tag.delete_instance()
+        audit.record("client_tag.deleted", actor=me(), target=tag.caption, **client_meta())
     flash(_("Tag “%(caption)s” deleted.", caption=tag.caption), "success")
     return see_other(url_for("admin.client_tags"))
 
@@ -172,6 +173,9 @@ def import_clients_csv():
     operations.set_progress(operation, 0)
     try:
         count = import_clients(me().organization_id, rows)
+    except ImportErrors as problem:
+        operations.fail_operation(operation, _("The import failed; nothing was imported. Please try again."))
+        return clients_page(import_form=form, import_errors=problem.errors, status=422, block="import_card")
     except Exception:
         operations.fail_operation(operation, _("The import failed; nothing was imported. Please try again."))
         raise
