@@ -26,7 +26,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from blueprints import bounds
 from config import ROOT, Config
 from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager, remember_page_language
-from models import User, db, open_database
+from models import User, db, open_database, write_transaction
 from services import passwords
 from services.sessions import CookieSessions, end_session, live_session
 
@@ -495,7 +495,7 @@ def register_cli(app):
             models.append(todo.pop())
             todo.extend(models[-1].__subclasses__())
         columns = [(m, f) for m in models for f in m._meta.sorted_fields if isinstance(f, EncryptedField)]
-        with db.connection_context(), db.atomic():
+        with db.connection_context(), write_transaction():
             rotated, unreadable = crypto.rotate_columns(columns, app.config)
         click.echo(f"Re-encrypted {rotated} secret(s) in {len(columns)} column(s) with the first key.")
         if unreadable:

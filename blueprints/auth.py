@@ -333,10 +333,11 @@ def reset_password(token):
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render("auth/reset.html", block="reset_form", status=status, form=form, token=token)
+    new_hash = passwords.hash_password(form.password.data)  # before the transaction: it holds the write lock
     with db.atomic():
         if not tokens.use_token(record):
             return render("auth/reset_invalid.html", status=404)
-        User.update(password_hash=passwords.hash_password(form.password.data), password_changed_at=utcnow()).where(
+        User.update(password_hash=new_hash, password_changed_at=utcnow()).where(
             User.id == user.id
         ).execute()
         sessions.end_sessions(user)

@@ -677,12 +677,14 @@ def edit():
         if problem:
             add_error(form.phone, problem[0])
             return page(problem[1])
+    # Hashed before the transaction, which holds the write lock.
+    new_hash = passwords.hash_password(form.new_password.data) if changes["password"] else None
     with db.atomic():
         if changes["name"]:
             User.update(full_name=form.full_name.data).where(User.id == user.id).execute()
             profile_changed(user, ["full_name"])
         if changes["password"]:
-            User.update(password_hash=passwords.hash_password(form.new_password.data), password_changed_at=utcnow()).where(
+            User.update(password_hash=new_hash, password_changed_at=utcnow()).where(
                 User.id == user.id
             ).execute()
             ended = sessions.end_sessions(user, keep=g.user_session)

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import ValidationError
 
-from models import ApiKey, db, utcnow
+from models import ApiKey, User, utcnow, write_transaction
 from services import apikeys, audit
 
 from . import render, see_other
@@ -94,7 +94,7 @@ def create_api_key():
     form = NewApiKeyForm()
     if not form.validate_on_submit():
         return page(422, form=form)
-    with db.atomic():
+    with write_transaction((User, user.id)):
         if apikeys.live_keys(user).count() >= apikeys.MAX_LIVE_KEYS:
             form.form_errors.append(_("You have %(n)d working keys, the most allowed. Revoke one first.",
                                       n=apikeys.MAX_LIVE_KEYS))

@@ -8,7 +8,7 @@ from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import ValidationError
 
 from extensions import count_attempt, seconds_until_allowed
-from models import Webhook, WebhookDelivery, db
+from models import Organization, Webhook, WebhookDelivery, db, write_transaction
 from services import audit, webhooks
 
 from . import render, see_other
@@ -76,7 +76,7 @@ def create_webhook():
     form = WebhookForm()
     if not form.validate_on_submit():
         return list_page(422, form=form)
-    with db.atomic():
+    with write_transaction((Organization, user.organization_id)):
         if Webhook.select().where(Webhook.organization == user.organization_id).count() >= webhooks.MAX_ENDPOINTS:
             form.form_errors.append(_("Your organization has %(n)d endpoints, the most allowed. Delete one first.",
                                       n=webhooks.MAX_ENDPOINTS))

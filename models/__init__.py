@@ -1,5 +1,5 @@
 """All tables. Each area's models live in their own module and are re-exported here."""
-from .base import BaseModel, EncryptedField, Prepared, db, open_database, utcnow
+from .base import BaseModel, EncryptedField, Prepared, db, open_database, utcnow, write_transaction
 from .core import AuditEvent, Organization, SchedulerHeartbeat, Token, User, UserSession
 from .admin import Avatar, Client, ClientTag, ClientTagLink, EventComment, Group, GroupMember, GroupPermission, Impersonation, UserAdminSettings, UserAllowedTag
 from .mail import MailServer

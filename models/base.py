@@ -1,4 +1,5 @@
 """The database proxy and the base model every table derives from."""
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import peewee
@@ -20,12 +21,44 @@ def open_database(url):
     scheme, rest = url.split("://", 1)
     scheme = {"postgres": "postgresql"}.get(scheme, scheme).split("+")[0]
     if scheme == "sqlite":
+        # busy_timeout: a writer waits up to 5 s for the write lock before "database is locked" (a 503).
         pragmas = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000, "synchronous": "normal"}
         # Pooled connections move between threads; each is used by one thread at a time.
+        # lock_type: every transaction begins with BEGIN IMMEDIATE, taking the write lock first (write_transaction).
         return connect(
-            f"sqlite+pool://{rest}", pragmas=pragmas, max_connections=64, stale_timeout=600, check_same_thread=False
+            f"sqlite+pool://{rest}", pragmas=pragmas, max_connections=64, stale_timeout=600, check_same_thread=False,
+            lock_type="IMMEDIATE",
         )
     return connect(f"{scheme}+pool://{rest}", max_connections=32, stale_timeout=300)
+
+
+@contextmanager
+def write_transaction(lock=None):
+    """A transaction that reads and then writes what it read decides (a quota check, the next number, a limit
+    on how many, an import's plan). `lock` is (Model, id): the row that stands for what is counted.
+
+    SQLite: BEGIN IMMEDIATE, the write lock first. A transaction that has read cannot wait for the lock: when
+    another connection wrote meanwhile, its first write fails at once with "database is locked" whatever the
+    busy_timeout (its snapshot is stale). Taken at BEGIN, the lock is waited for like any write (busy_timeout),
+    and the reads see every earlier write. (open_database makes IMMEDIATE the default of every transaction;
+    this says so again for a database opened otherwise.)
+    PostgreSQL: the `lock` row is locked (SELECT ... FOR NO KEY UPDATE) first, so two such transactions for it
+    run one after the other, and the second's reads (READ COMMITTED: each statement sees what was committed
+    before it began) count what the first wrote: two uploads racing into a nearly full quota cannot both pass.
+    NO KEY: rows that merely point at it (an audit event naming the person) are still inserted meanwhile, so a
+    transaction holding the lock neither blocks nor deadlocks with one that only writes about that row.
+
+    Inside another transaction this is a savepoint: on SQLite the outer one holds the lock already (IMMEDIATE
+    by default); on PostgreSQL the row stays locked until the outer one ends.
+    """
+    database = db.obj
+    sqlite = isinstance(database, peewee.SqliteDatabase)
+    with database.atomic(lock_type="IMMEDIATE") if sqlite else database.atomic() as transaction:
+        if lock is not None and not sqlite:
+            model, key = lock
+            primary_key = model._meta.primary_key
+            list(model.select(primary_key).where(primary_key == key).for_update("FOR NO KEY UPDATE"))
+        yield transaction
 
 
 class Prepared:

@@ -7,7 +7,7 @@ import re
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from models import Client, ClientTag, ClientTagLink, UserAdminSettings, UserAllowedTag, db
+from models import Client, ClientTag, ClientTagLink, Organization, UserAdminSettings, UserAllowedTag, write_transaction
 
 IMPORT_MAX_ROWS = 5000
 NAME_MAX = 200
@@ -176,8 +176,15 @@ def check_row(values, tags, country_codes):
 
 
 def import_clients(organization_id, rows):
-    """Create every row in one transaction (all or nothing); returns how many."""
-    with db.atomic():
+    """Create every row in one transaction (all or nothing); returns how many. The rows were checked against
+    the tags before; a tag deleted since (deleting takes the same lock) gives ImportErrors, nothing imported."""
+    from flask_babel import gettext as _
+
+    with write_transaction((Organization, organization_id)):
+        live = {tag.id for tag in ClientTag.select(ClientTag.id).where(ClientTag.organization == organization_id)}
+        if any(tag_id not in live for row in rows for tag_id in row["tags"]):
+            raise ImportErrors([(0, _("A tag named in the file was deleted meanwhile. Nothing was imported; "
+                                      "please try again."))])
         for row in rows:
             client = Client.create(
                 organization=organization_id, name=row["name"], email=row["email"], phone=row["phone"], country=row["country"]

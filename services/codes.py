@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from models import OneTimeCode, db, utcnow
+from models import OneTimeCode, User, db, utcnow, write_transaction
 
 LIFETIME = timedelta(minutes=10)
 MAX_TRIES = 5
@@ -65,17 +65,20 @@ def issue_code(user, purpose, target, send):
 
     When `send` raises, the new code is forgotten and the exception goes to the caller.
     """
-    throttle(user, purpose, target)
     code = f"{secrets.randbelow(10**6):06d}"
-    now = utcnow()
-    row = OneTimeCode.create(
-        user=user,
-        purpose=purpose,
-        target=target,
-        code_hash=code_digest(user.id, purpose, target, code),
-        created_at=now,
-        expires_at=now + LIFETIME,
-    )
+    # Counted and added in one transaction, the person's row locked: requests sent at once cannot pass the
+    # resend wait or the hourly limit together (models.write_transaction). The send itself comes after.
+    with write_transaction((User, user.id)):
+        throttle(user, purpose, target)
+        now = utcnow()
+        row = OneTimeCode.create(
+            user=user,
+            purpose=purpose,
+            target=target,
+            code_hash=code_digest(user.id, purpose, target, code),
+            created_at=now,
+            expires_at=now + LIFETIME,
+        )
     try:
         send(code)
     except Exception:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from models import AuditEvent, DeletionRequest, User, db, utcnow
+from models import AuditEvent, DeletionRequest, User, db, utcnow, write_transaction
 
 from . import audit, sessions
 from .export import delete_user_exports
@@ -38,7 +38,7 @@ def request_deletion(user, days, **meta):
         raise DeletionRefused(
             _l("You are the organization's last owner. Make someone else an owner before deleting your account.")
         )
-    with db.atomic():
+    with write_transaction((User, user.id)):
         existing = pending_request(user)
         if existing:
             return existing

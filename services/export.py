@@ -10,7 +10,7 @@ from decimal import Decimal
 import peewee as pw
 from flask import current_app
 
-from models import AuditEvent, BaseModel, DataExport, StoredFile, User, db, utcnow
+from models import AuditEvent, BaseModel, DataExport, StoredFile, User, utcnow, write_transaction
 
 from . import audit
 from .files import path_of, storage_root
@@ -26,10 +26,11 @@ def request_export(user):
     DataExport.update(status="failed", finished_at=utcnow()).where(
         DataExport.user == user.id, DataExport.status == "running", DataExport.created_at < utcnow() - STALE_AFTER
     ).execute()
-    pending = DataExport.get_or_none(DataExport.user == user.id, DataExport.status.in_(("pending", "running")))
-    if pending:
-        return pending
-    with db.atomic():
+    # Checked and queued in one transaction with the person's row locked: two clicks queue one export.
+    with write_transaction((User, user.id)):
+        pending = DataExport.get_or_none(DataExport.user == user.id, DataExport.status.in_(("pending", "running")))
+        if pending:
+            return pending
         export = DataExport.create(user=user)
         audit.record("data_export.requested", actor=user, target=user.email)
         operations = operations_area()

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 from peewee import fn
 
-from models import StoredFile, db
+from models import Organization, StoredFile, write_transaction
 
 NAME_MAX = 200
 # The extensions a kind may carry; a name's extension must match what the content is.
@@ -158,8 +158,9 @@ def save_upload(config, organization_id, user, stream, filename):
         if size == 0:
             raise FileRejected(_l("The file is empty."))
         kind = check_kind(partial, name)
-        with db.atomic():
-            # Counted inside the transaction that adds the row, so two uploads cannot both squeeze in.
+        # Counted inside the transaction that adds the row, with the organization's row locked (PostgreSQL) or
+        # SQLite's write lock taken first, so two uploads cannot both squeeze in (models.write_transaction).
+        with write_transaction((Organization, organization_id)):
             if used_bytes(organization_id) + size > config["FILES_QUOTA_BYTES"]:
                 raise FileRejected(
                     _l("There is no room left: the organization's files may take at most %(quota)s.",

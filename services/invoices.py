@@ -9,7 +9,7 @@ from flask_babel import format_currency, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models import BalanceEntry, Invoice, Organization, User, db, utcnow
+from models import BalanceEntry, Invoice, Organization, User, db, utcnow, write_transaction
 
 from . import audit, notifications
 
@@ -51,7 +51,8 @@ def issue_invoice(organization, amount, period_start, period_end, issued_on=None
     if Decimal(amount) <= 0:
         raise InvoiceError(_l("The amount must be more than zero."))
     try:
-        with db.atomic():
+        # The organization's row locked first: two invoices issued at once get consecutive numbers.
+        with write_transaction((Organization, organization.id)):
             number = number or next_number(organization.id, issued_on)
             if Invoice.select().where(Invoice.organization == organization.id, Invoice.number == number).exists():
                 raise InvoiceError(_l("An invoice with this number already exists."))

@@ -2,7 +2,7 @@
 import logging
 import threading
 
-from models import MailServer, db, utcnow
+from models import MailServer, db, utcnow, write_transaction
 from services import crypto
 from services import mailer
 from services.mailer import SmtpSettings
@@ -68,7 +68,7 @@ def store_result(server, result):
     """Save a check's outcome, unless the server was edited (or deleted) while it ran. When the status
     changes, the "mail_server.status_changed" webhook event is queued in the same transaction."""
     status = "online" if result.online else "offline"
-    with db.atomic():
+    with write_transaction((MailServer, server.id)):
         previous = MailServer.select(MailServer.status).where(MailServer.id == server.id).scalar()
         stored = (
             MailServer.update(status=status, checked_at=utcnow(), reason=result.reason, reply_code=result.reply_code)

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from models import (LowBalanceAlert, Notification, NotificationPreference, OutboxMessage, User,
-                    UserAdminSettings, db, utcnow)
+                    UserAdminSettings, db, utcnow, write_transaction)
 from models.notifications import CATEGORIES, CHANNELS
 
 from . import channels
@@ -108,7 +108,7 @@ def notify(user, category, data, key=None, exclude=()):
     # outside an app (a script, a test) Telegram and Slack count as not configured
     unusable = channel_problems(user, current_app.config if has_app_context() else {})
     wanted = [ch for ch in CHANNELS if chosen[(category, ch)] and ch not in unusable and ch not in exclude]
-    with db.atomic():
+    with write_transaction():  # reads (the dedup check) before it writes
         for channel in wanted:
             dedup_key = f"{key}:{channel}"
             if OutboxMessage.select().where(OutboxMessage.dedup_key == dedup_key).exists():

@@ -27,7 +27,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from models import Passkey, db, utcnow
+from models import Passkey, utcnow, write_transaction
 
 NAME_MAX = 60
 MAX_PER_PERSON = 10
@@ -116,7 +116,7 @@ def verify_new_passkey(rp, challenge, credential):
 def add_passkey(user, name, fields):
     """Store a checked credential under `name`; PasskeyError("registered") when the key is known already."""
     try:
-        with db.atomic():
+        with write_transaction():
             if Passkey.select().where(Passkey.credential_id == fields["credential_id"]).exists():
                 raise PasskeyError("registered")
             return Passkey.create(user=user, name=name, **fields)

@@ -9,7 +9,7 @@ from flask import abort, current_app, g
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from models import Group, GroupMember, GroupPermission, Prepared, User, db
+from models import Group, GroupMember, GroupPermission, Organization, Prepared, User, write_transaction
 from models.admin import ADMINISTRATORS
 
 # The built-in group's name as people read it; the stored name stays ADMINISTRATORS in every language.
@@ -60,7 +60,7 @@ def add_to_group(user, group):
 def grant(user, *permissions):
     """Test and demo helper: put `user` in a group named after the permissions it holds."""
     name = "+".join(permissions)[:100]
-    with db.atomic():
+    with write_transaction():
         group, _created = Group.get_or_create(organization=user.organization_id, name=name)
         for permission in permissions:
             GroupPermission.get_or_create(group=group, permission=permission)
@@ -344,8 +344,9 @@ def check_import_allowed(actor, changes):
 
 
 def apply_import(organization_id, entries, actor):
-    """Apply the whole import in one transaction (all or nothing); returns the changes made."""
-    with db.atomic():
+    """Apply the whole import in one transaction (all or nothing); returns the changes made. It is planned
+    against the groups as they are inside that transaction, one import (or group change) at a time."""
+    with write_transaction((Organization, organization_id)):
         changes = plan_import(organization_id, entries, actor)
         for change in changes:
             if change["kind"] == "create":

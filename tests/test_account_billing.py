@@ -5,10 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from models import AuditEvent, BalanceEntry, BillingDetails, Invoice, Organization
+from models import AuditEvent, BalanceEntry, BillingDetails, Invoice, Organization, db
 from services import invoices
 from services.permissions import grant
 from tests.conftest import csrf_from, form_post, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 GOOD = {
@@ -334,6 +335,19 @@ def test_automatic_numbers_skip_numbers_typed_by_hand(org):
     first = invoices.issue_invoice(org, "10", date(2026, 2, 1), date(2026, 2, 28), issued_on=date(2026, 2, 1))
     second = invoices.issue_invoice(org, "10", date(2026, 3, 1), date(2026, 3, 31), issued_on=date(2026, 3, 1))
     assert (first.number, second.number) == ("2026-0003", "2026-0004")  # after the last, never a taken one
+
+
+def test_two_invoices_issued_at_once_get_consecutive_numbers(app, org, monkeypatch):
+    """SECURITY issue item 5: numbering reads the numbers taken, then inserts. Both invoices are issued,
+    numbered one after the other; neither fails."""
+    hold_after(monkeypatch, invoices, "next_number")
+
+    def issue():
+        with app.test_request_context(), db.connection_context():
+            return invoices.issue_invoice(org, "10", date(2026, 1, 1), date(2026, 1, 31), issued_on=date(2026, 2, 1)).number
+
+    assert sorted(run_together(issue, issue)) == ["2026-0001", "2026-0002"]
+    assert [i.number for i in Invoice.select().order_by(Invoice.number)] == ["2026-0001", "2026-0002"]
 
 
 def test_a_number_taken_meanwhile_is_a_message_not_a_500(editor, org, monkeypatch):

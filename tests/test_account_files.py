@@ -10,6 +10,7 @@ from models import AuditEvent, Organization, StoredFile
 from services import files
 from services.permissions import grant
 from tests.conftest import csrf_from, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -139,6 +140,28 @@ def test_the_organizations_quota_is_kept(app, manager):
     assert upload(manager, "a.txt", b"a" * 100).status_code == 303
     response = upload(manager, "b.txt", b"b" * 100)
     assert response.status_code == 413 and "There is no room left" in response.get_data(as_text=True)
+    assert StoredFile.select().count() == 1 and len(stored_paths(app)) == 1
+
+
+def test_two_uploads_racing_into_a_nearly_full_quota_do_not_both_pass(app, manager, org, monkeypatch):
+    """SECURITY issue item 5: each upload counts the quota, then adds its row. One is stored, the other is
+    told there is no room; on SQLite neither answers 503 "database is locked"."""
+    app.config["FILES_QUOTA_BYTES"] = 150
+    grant(make_user(org, "files2@example.com"), "files.manage")
+    second = app.test_client()
+    sign_in(second, "files2@example.com")
+    tokens = [csrf_from(c.get("/app/account/files").get_data(as_text=True)) for c in (manager, second)]
+    hold_after(monkeypatch, files, "used_bytes")
+
+    def upload_100_bytes(client, token, name):
+        response = client.post("/app/account/files", data={"csrf_token": token, "file": (io.BytesIO(b"x" * 100), name)},
+                               content_type="multipart/form-data")
+        return response.status_code, response.get_data(as_text=True)
+
+    answers = run_together(lambda: upload_100_bytes(manager, tokens[0], "a.txt"),
+                           lambda: upload_100_bytes(second, tokens[1], "b.txt"))
+    assert sorted(status for status, _body in answers) == [303, 413], [a[0] for a in answers]
+    assert "There is no room left" in next(body for status, body in answers if status == 413)
     assert StoredFile.select().count() == 1 and len(stored_paths(app)) == 1
 
 

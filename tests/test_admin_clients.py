@@ -8,6 +8,7 @@ from models import Client, ClientTag, ClientTagLink, Organization, UserAdminSett
 from services.clients import mask_email, mask_phone, mask_text
 from services.permissions import grant
 from tests.conftest import csrf_from, form_post, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 
@@ -26,6 +27,27 @@ def test_tags_added_renamed_and_deleted(admin_client, org):
     assert response.status_code == 204 and ClientTag.get_by_id(tag.id).caption == "Gold"
     response = form_post(admin_client, f"/admin/client-tags/{tag.id}/delete", {}, page="/admin/client-tags")
     assert response.status_code == 303 and not ClientTag.select().exists()
+
+
+def test_two_tags_of_one_caption_added_at_once_give_one_tag_and_the_forms_message(admin_client, app, admin, org,
+                                                                                   monkeypatch):
+    """Issue item 5: the caption is checked, then the tag added; the second request gets the form's
+    message (422), not the unique index's error (500)."""
+    from blueprints.admin import clients as clients_view
+
+    second = app.test_client()
+    sign_in(second, admin.email)
+    tokens = [csrf_from(c.get("/admin/client-tags").get_data(as_text=True)) for c in (admin_client, second)]
+    hold_after(monkeypatch, clients_view.TagForm, "validate_caption")
+
+    def add(client, token):
+        response = client.post("/admin/client-tags", data={"csrf_token": token, "caption": "VIP"})
+        return response.status_code, response.get_data(as_text=True)
+
+    answers = run_together(lambda: add(admin_client, tokens[0]), lambda: add(second, tokens[1]))
+    assert sorted(status for status, _body in answers) == [303, 422], [a[0] for a in answers]
+    assert "A tag with this caption already exists." in next(body for status, body in answers if status == 422)
+    assert ClientTag.select().where(ClientTag.caption == "VIP").count() == 1
 
 
 def test_tag_errors(admin_client, org):
@@ -125,6 +147,28 @@ def test_csv_import_creates_clients_with_tags(admin_client, org):
     assert (ivan.email, ivan.phone, ivan.country) == ("ivan@example.com", "+79123456789", "RU")
     assert [link.tag.caption for link in ivan.tag_links] == ["VIP"]
     assert "2 clients imported." in admin_client.get("/admin/clients").get_data(as_text=True)
+
+
+def test_a_tag_deleted_between_the_check_and_the_import_gives_a_message_and_imports_nothing(admin_client, org,
+                                                                                             monkeypatch):
+    """Issue item 5: the rows are checked against the tags, then imported. A tag deleted in between (another
+    administrator) is found again under the import's lock: a 422 with a message, not the foreign key's 500."""
+    from blueprints.admin import clients as clients_view
+    from models import Operation
+
+    vip = ClientTag.create(organization=org, caption="VIP")
+    real_parse = clients_view.parse_clients_csv
+
+    def parse_then_tag_deleted(*args):
+        rows = real_parse(*args)
+        vip.delete_instance()
+        return rows
+
+    monkeypatch.setattr(clients_view, "parse_clients_csv", parse_then_tag_deleted)
+    response = csv_post(admin_client, b"name;tags\nAnna;vip\nJo;\n")
+    assert response.status_code == 422
+    assert "A tag named in the file was deleted meanwhile" in response.get_data(as_text=True)
+    assert Client.select().count() == 0 and Operation.get().status == "failed"
 
 
 @pytest.mark.parametrize("content, message", [

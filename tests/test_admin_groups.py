@@ -4,9 +4,11 @@ import json
 
 import pytest
 
-from models import Group, GroupMember, GroupPermission, Organization
-from services.permissions import PERMISSIONS, administrators_group, grant, has_permission
-from tests.conftest import csrf_from, form_post, make_user
+from models import Group, GroupMember, GroupPermission, Organization, db
+from services import permissions
+from services.permissions import PERMISSIONS, add_to_group, administrators_group, grant, has_permission
+from tests.conftest import csrf_from, form_post, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 
@@ -172,6 +174,83 @@ def test_renaming_administrators_by_import_is_refused(admin_client, org):
     content = json.dumps({"groups": [{"id": admins.id, "name": "Bosses", "permissions": sorted(PERMISSIONS)}]})
     response = upload(admin_client, content.encode())
     assert response.status_code == 422 and "cannot be renamed" in response.get_data(as_text=True)
+
+
+def test_the_same_import_applied_twice_at_once_creates_the_group_once_without_an_error(app, org, monkeypatch):
+    """SECURITY issue item 5: an import is planned against the groups, then applied. Applied twice at once,
+    the second finds Sales made by the first and changes nothing."""
+    administrators_group(org)  # as in any organization: made on first use (its insert would serialise the two)
+    entries = permissions.parse_import(json.dumps({"groups": [{"name": "Sales", "permissions": ["clients.view"]}]}))
+    hold_after(monkeypatch, permissions, "plan_import")
+
+    def apply():
+        with app.test_request_context(), db.connection_context():
+            return len(permissions.apply_import(org.id, entries))
+
+    assert sorted(run_together(apply, apply), key=str) == [0, 1]
+    assert [p.permission for p in Group.get(Group.name == "Sales").permissions] == ["clients.view"]
+
+
+def test_two_administrators_removing_each_other_at_once_leave_one(app, org, monkeypatch):
+    """SECURITY.md 29 under concurrency: the administrators are counted, then a member removed."""
+    from blueprints.admin import groups as groups_view
+
+    admins = administrators_group(org)
+    people, clients = [make_user(org, f"admin{n}@example.com") for n in range(2)], []
+    for person in people:
+        add_to_group(person, admins)
+        clients.append(app.test_client())
+        sign_in(clients[-1], person.email)
+    page = f"/admin/groups/{admins.id}?tab=users"
+    tokens = [csrf_from(c.get(page).get_data(as_text=True)) for c in clients]
+    hold_after(monkeypatch, groups_view, "enabled_administrators")
+
+    def remove(n):
+        return clients[n].post(f"/admin/groups/{admins.id}/members/{people[1 - n].id}/remove",
+                               data={"csrf_token": tokens[n]}).status_code
+
+    assert sorted(run_together(lambda: remove(0), lambda: remove(1))) == [303, 409]
+    assert GroupMember.select().where(GroupMember.group == admins).count() == 1
+
+
+def test_two_groups_of_one_name_created_at_once_give_one_group_and_the_forms_message(admin_client, app, admin, org,
+                                                                                      monkeypatch):
+    """Issue item 5: the name is checked, then the group added; the second request gets the form's message
+    (422), not the unique index's error (500)."""
+    from blueprints.admin import groups as groups_view
+
+    second = app.test_client()
+    sign_in(second, admin.email)
+    tokens = [csrf_from(c.get("/admin/groups").get_data(as_text=True)) for c in (admin_client, second)]
+    hold_after(monkeypatch, groups_view.GroupForm, "validate_name")
+
+    def create(client, token):
+        response = client.post("/admin/groups", data={"csrf_token": token, "name": "Sales"})
+        return response.status_code, response.get_data(as_text=True)
+
+    answers = run_together(lambda: create(admin_client, tokens[0]), lambda: create(second, tokens[1]))
+    assert sorted(status for status, _body in answers) == [303, 422], [a[0] for a in answers]
+    assert "A group with this name already exists." in next(body for status, body in answers if status == 422)
+    assert Group.select().where(Group.name == "Sales").count() == 1
+
+
+def test_two_saves_granting_one_permission_at_once_both_succeed(admin_client, app, admin, org, monkeypatch):
+    """Issue item 5: what the group holds is read, then the difference written; read apart from the write,
+    both saves would add users.view and the second hit the unique index (500)."""
+    from blueprints.admin import groups as groups_view
+
+    support = Group.create(organization=org, name="Support")
+    second = app.test_client()
+    sign_in(second, admin.email)
+    page = f"/admin/groups/{support.id}"
+    tokens = [csrf_from(c.get(page).get_data(as_text=True)) for c in (admin_client, second)]
+    hold_after(monkeypatch, groups_view, "group_permissions")
+
+    def save(client, token):
+        return client.post(f"{page}/permissions", data={"csrf_token": token, "permissions": ["users.view"]}).status_code
+
+    assert run_together(lambda: save(admin_client, tokens[0]), lambda: save(second, tokens[1])) == [303, 303]
+    assert [p.permission for p in support.permissions] == ["users.view"]
 
 
 def test_apply_is_all_or_nothing(admin_client, org):

@@ -20,6 +20,7 @@ from models import (
 )
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import PASSWORD, csrf_from, form_post, make_user, sign_in
+from tests.races import hold_after, run_together
 
 HTMX = {"HX-Request": "true"}
 
@@ -146,6 +147,28 @@ def test_create_user_with_send_to_email_and_sign_in_from_the_link(admin_client, 
     sign_in(admin_client, "nina@example.com", new_password)
 
 
+def test_one_address_added_twice_at_once_gives_one_person_and_the_forms_message(admin_client, app, admin, org,
+                                                                                monkeypatch):
+    """Issue item 5: the address is checked, then the person added; the second request gets the form's
+    message (422), not the unique index's error (500)."""
+    from blueprints.admin import users as users_view
+
+    second = app.test_client()
+    sign_in(second, admin.email)
+    tokens = [csrf_from(c.get("/admin/users/new").get_data(as_text=True)) for c in (admin_client, second)]
+    hold_after(monkeypatch, users_view.CreateUserForm, "validate_email")
+
+    def add(client, token):
+        response = client.post("/admin/users/new", data={"csrf_token": token, "full_name": "Nina New",
+                                                         "email": "nina@example.com"})
+        return response.status_code, response.get_data(as_text=True)
+
+    answers = run_together(lambda: add(admin_client, tokens[0]), lambda: add(second, tokens[1]))
+    assert sorted(status for status, _body in answers) == [303, 422], [a[0] for a in answers]
+    assert "A user with this e-mail already exists." in next(body for status, body in answers if status == 422)
+    assert User.select().where(User.email == "nina@example.com").count() == 1
+
+
 def test_create_user_errors_stay_at_the_fields(admin_client, org):
     make_user(org, "taken@example.com")
     other_group = Group.create(organization=Organization.create(name="Other"), name="Theirs")
@@ -250,6 +273,28 @@ def test_disabling_yourself_or_the_last_administrator_is_refused(admin_client, o
     assert response.status_code == 409 and "last administrator" in response.get_data(as_text=True)
     assert User.get_by_id(admin.id).status == "enabled"
     assert GroupMember.select().where(GroupMember.user == admin).exists()
+
+
+def test_two_administrators_disabling_each_other_at_once_leave_one_enabled(app, org, monkeypatch):
+    """SECURITY.md 29 under concurrency (issue item 5): each save counts the enabled administrators, then
+    writes; the second is refused as the last administrator."""
+    from blueprints.admin import users as users_view
+
+    admins = administrators_group(org)
+    people, clients = [make_user(org, f"admin{n}@example.com", full_name=f"Admin {n}") for n in range(2)], []
+    for person in people:
+        add_to_group(person, admins)
+        clients.append(app.test_client())
+        sign_in(clients[-1], person.email)
+    tokens = [csrf_from(c.get(f"/admin/users/{people[1 - n].id}").get_data(as_text=True)) for n, c in enumerate(clients)]
+    hold_after(monkeypatch, users_view, "enabled_administrators")
+
+    def disable_the_other(n):
+        return clients[n].post(f"/admin/users/{people[1 - n].id}", data={
+            "csrf_token": tokens[n], "status": "disabled", "groups": [str(admins.id)]}).status_code
+
+    assert sorted(run_together(lambda: disable_the_other(0), lambda: disable_the_other(1))) == [303, 409]
+    assert [u.status for u in User.select().where(User.id.in_([p.id for p in people]))].count("enabled") == 1
 
 
 def test_two_factor_reset_and_disable_notify_the_person(admin_client, org, smtp):

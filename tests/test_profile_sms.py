@@ -7,10 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from models import OneTimeCode, utcnow
+from models import OneTimeCode, db, utcnow
 from services import codes
 from services.sms import BACKENDS, SmsError, send_sms
 from tests.conftest import make_user
+from tests.races import hold_after, run_together
 from tests.smtp_peers import closed_port
 
 
@@ -172,6 +173,20 @@ def test_resend_waits_a_minute_and_replaces_the_old_code(person):
     if first != second:
         assert codes.check_code(person, "phone", "+79123456789", first).status == "wrong"
     assert codes.check_code(person, "phone", "+79123456789", second).status == "ok"
+
+
+def test_two_sends_at_once_send_one_code(app, person, monkeypatch):
+    """SECURITY.md 7 under concurrency (issue item 5): the sends are counted, then a code is added. Two
+    requests at once send one code; the other is told to wait, as a resend within the minute is."""
+    hold_after(monkeypatch, codes, "throttle")
+
+    def send():
+        with app.app_context(), db.connection_context():
+            return issue(person)
+
+    results = run_together(send, send)
+    assert sorted("a code" if r.isdigit() else r for r in results) == ["CodeThrottled('resend')", "a code"]
+    assert OneTimeCode.select().count() == 1
 
 
 def test_five_sends_an_hour_per_person(person):

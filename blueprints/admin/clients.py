@@ -9,7 +9,7 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from extensions import locale_code
-from models import ClientTag
+from models import ClientTag, Organization, write_transaction
 from services import audit, operations, region
 from services.clients import ImportErrors, client_views, import_clients, parse_clients_csv, visible_clients
 from services.permissions import has_permission, permission_required
@@ -68,10 +68,15 @@ def client_tags():
 @permission_required("tags.manage")
 def create_tag():
     form = TagForm()
-    if not form.validate_on_submit():
+    # The caption is checked and taken in one transaction under the organization's lock (models.write_transaction):
+    # two tags of one caption added at once get the form's message, not the unique index's error.
+    with write_transaction((Organization, me().organization_id)):
+        valid = form.validate_on_submit()
+        if valid:
+            tag = ClientTag.create(organization=me().organization_id, caption=form.caption.data)
+            audit.record("client_tag.created", actor=me(), target=tag.caption, **client_meta())
+    if not valid:
         return tags_page(form=form, status=422)
-    tag = ClientTag.create(organization=me().organization_id, caption=form.caption.data)
-    audit.record("client_tag.created", actor=me(), target=tag.caption, **client_meta())
     flash(_("Tag “%(caption)s” added.", caption=tag.caption), "success")
     return see_other(url_for("admin.client_tags"))
 
@@ -81,11 +86,14 @@ def create_tag():
 def rename_tag(tag_id):
     tag = own(ClientTag, tag_id)
     form = TagForm(tag=tag)
-    if not form.validate_on_submit():
+    with write_transaction((Organization, tag.organization_id)):  # checked and renamed at once, as when added
+        valid = form.validate_on_submit()
+        if valid:
+            ClientTag.update(caption=form.caption.data).where(ClientTag.id == tag.id).execute()
+            audit.record("client_tag.renamed", actor=me(), target=form.caption.data, old_caption=tag.caption,
+                         **client_meta())
+    if not valid:
         return tags_page(edit=tag, edit_form=form, status=422)
-    old = tag.caption
-    ClientTag.update(caption=form.caption.data).where(ClientTag.id == tag.id).execute()
-    audit.record("client_tag.renamed", actor=me(), target=form.caption.data, old_caption=old, **client_meta())
     flash(_("Tag renamed to “%(caption)s”.", caption=form.caption.data), "success")
     return see_other(url_for("admin.client_tags"))
 
@@ -96,8 +104,9 @@ def delete_tag(tag_id):
     tag = own(ClientTag, tag_id)
     if not Form().validate_on_submit():
         abort(400)
-    tag.delete_instance()
-    audit.record("client_tag.deleted", actor=me(), target=tag.caption, **client_meta())
+    with write_transaction((Organization, tag.organization_id)):  # not in the middle of an import (import_clients)
+        tag.delete_instance()
+        audit.record("client_tag.deleted", actor=me(), target=tag.caption, **client_meta())
     flash(_("Tag “%(caption)s” deleted.", caption=tag.caption), "success")
     return see_other(url_for("admin.client_tags"))
 
@@ -166,6 +175,9 @@ def import_clients_csv():
     operations.set_progress(operation, 0)
     try:
         count = import_clients(me().organization_id, rows)
+    except ImportErrors as problem:
+        operations.fail_operation(operation, operations.stored_message("import_failed"))
+        return clients_page(import_form=form, import_errors=problem.errors, status=422, block="import_card")
     except Exception:
         operations.fail_operation(operation, operations.stored_message("import_failed"))
         raise

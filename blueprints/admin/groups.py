@@ -8,7 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from models import Group, GroupMember, GroupPermission, User, db
+from models import Group, GroupMember, GroupPermission, Organization, User, write_transaction
 from services import audit
 from services.permissions import (
     PERMISSIONS,
@@ -115,10 +115,15 @@ def groups():
 @permission_required("groups.manage")
 def create_group():
     form = GroupForm()
-    if not form.validate_on_submit():
+    # The name is checked and taken in one transaction under the organization's lock (models.write_transaction):
+    # two groups of one name created at once get the form's message, not the unique index's error.
+    with write_transaction((Organization, me().organization_id)):
+        valid = form.validate_on_submit()
+        if valid:
+            group = Group.create(organization=me().organization_id, name=form.name.data)
+            audit.record("group.created", actor=me(), target=group.name, **client_meta())
+    if not valid:
         return list_page(form=form, status=422)
-    group = Group.create(organization=me().organization_id, name=form.name.data)
-    audit.record("group.created", actor=me(), target=group.name, **client_meta())
     flash(_("Group “%(name)s” created.", name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
@@ -165,20 +170,21 @@ def save_permissions(group_id):
     form = PermissionsForm()
     if not form.validate_on_submit():
         return group_page(group, "permissions", status=422, perm_form=form)
-    current = set(group_permissions(group))
-    # A permission the person lacks is shown disabled (so it is not sent): it stays as it is.
-    wanted = set(form.permissions.data) | set(not_held(me(), current))
-    lacking = not_held(me(), wanted - current)
+    with write_transaction((Organization, group.organization_id)):  # what is granted now, read under the lock
+        current = set(group_permissions(group))
+        # A permission the person lacks is shown disabled (so it is not sent): it stays as it is.
+        wanted = set(form.permissions.data) | set(not_held(me(), current))
+        lacking = not_held(me(), wanted - current)
+        if not lacking:
+            GroupPermission.delete().where(GroupPermission.group == group, GroupPermission.permission.in_(current - wanted)).execute()
+            for permission in sorted(wanted - current):
+                GroupPermission.create(group=group, permission=permission)
+            audit.record(
+                "group.changed", actor=me(), target=group.name,
+                granted=sorted(wanted - current), revoked=sorted(current - wanted), **client_meta(),
+            )
     if lacking:
         return refused(group, "permissions", not_held_message(lacking))
-    with db.atomic():
-        GroupPermission.delete().where(GroupPermission.group == group, GroupPermission.permission.in_(current - wanted)).execute()
-        for permission in sorted(wanted - current):
-            GroupPermission.create(group=group, permission=permission)
-        audit.record(
-            "group.changed", actor=me(), target=group.name,
-            granted=sorted(wanted - current), revoked=sorted(current - wanted), **client_meta(),
-        )
     flash(_("Permissions of “%(name)s” saved.", name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
@@ -204,11 +210,13 @@ def rename_group(group_id):
     if group.is_administrators:
         return administrators_refused(group)
     form = GroupForm(group=group)
-    if not form.validate_on_submit():
+    with write_transaction((Organization, group.organization_id)):  # checked and renamed at once, as when created
+        valid = form.validate_on_submit()
+        if valid:
+            Group.update(name=form.name.data).where(Group.id == group.id).execute()
+            audit.record("group.renamed", actor=me(), target=form.name.data, old_name=group.name, **client_meta())
+    if not valid:
         return group_page(group, "permissions", status=422, rename_form=form)
-    old = group.name
-    Group.update(name=form.name.data).where(Group.id == group.id).execute()
-    audit.record("group.renamed", actor=me(), target=form.name.data, old_name=old, **client_meta())
     flash(_("Group renamed."), "success")
     return see_other(url_for("admin.group", group_id=group.id))
 
@@ -261,10 +269,15 @@ def remove_member(group_id, user_id):
         return refused(group, "users", membership_refusal(group))
     if stands_above(user, me()):
         return refused(group, "users", above_you(user))
-    if group.is_administrators and enabled_administrators(group.organization_id) <= {user.id}:
+    # Counted and removed under the organization's lock (models.write_transaction): two administrators
+    # removing each other at once leave one.
+    with write_transaction((Organization, group.organization_id)):
+        last = group.is_administrators and enabled_administrators(group.organization_id) <= {user.id}
+        if not last:
+            GroupMember.delete().where(GroupMember.group == group, GroupMember.user == user).execute()
+    if last:
         refusal = _("The last administrator cannot be removed from the Administrators group.")
         return group_page(group, "users", status=409, refusal=refusal)
-    GroupMember.delete().where(GroupMember.group == group, GroupMember.user == user).execute()
     audit.record("group.member_removed", actor=me(), target=user.email, group=group.name, **client_meta())
     flash(_("%(email)s removed from “%(name)s”.", email=user.email, name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id, tab="users"))

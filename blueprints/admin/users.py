@@ -9,10 +9,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from peewee import IntegrityError
 from wtforms.validators import ValidationError
 
 from extensions import language_for, locale_code
-from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
+from models import (Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, db,
+                    write_transaction)
 from models.core import ROLES
 from services import audit, ipallow, passwords, region, sessions, tokens
 from services.mailer import MailError, send_app_mail
@@ -226,19 +228,29 @@ def create_user():
     if problem:
         form.groups.errors = [problem]
         return render("admin/user_new.html", block="user_form", status=403, form=form)
-    with db.atomic():
-        user = User.create(
-            organization=me().organization_id,
-            email=form.email.data,
-            full_name=form.full_name.data,
-            phone=form.phone.data,
-            # Nobody knows this password: the person sets their own through the mailed link.
-            password_hash=passwords.hash_password(tokens.new_secret()),
-            created_by=me(),
-            ip_allowlist=form.ip_allowlist.data,
-        )
-        save_access(user, form)
-        audit.record("user.created", actor=me(), target=user.email, **client_meta())
+    # Nobody knows this password: the person sets their own through the mailed link. Hashed before the
+    # transaction, which holds the write lock.
+    unknown_password = passwords.hash_password(tokens.new_secret())
+    try:
+        with db.atomic():
+            user = User.create(
+                organization=me().organization_id,
+                email=form.email.data,
+                full_name=form.full_name.data,
+                phone=form.phone.data,
+                password_hash=unknown_password,
+                created_by=me(),
+                ip_allowlist=form.ip_allowlist.data,
+            )
+            save_access(user, form)
+            audit.record("user.created", actor=me(), target=user.email, **client_meta())
+    except IntegrityError:
+        if not User.select().where(User.email == form.email.data).exists():
+            raise
+        # The address was taken since the form was checked (addresses are unique across organizations, so
+        # no lock of ours covers it): the unique index held, and the form says so as its check would have.
+        form.email.errors = [*form.email.errors, _("A user with this e-mail already exists.")]
+        return render("admin/user_new.html", block="user_form", status=422, form=form)
     if form.send_to_email.data:
         if send_set_password_link(user, invite=True):
             flash(_("User %(email)s created. A link to set a password was sent to them.", email=user.email), "success")
@@ -374,14 +386,8 @@ def save_user(user_id):
         return details_page(user, form=form, status=422)
     is_self = user.id == me().id
     problem = None
-    if form.status.data == "disabled" and user.status != "disabled":
-        if is_self:
-            problem = _("You cannot disable your own account.")
-        elif enabled_administrators(user.organization_id) <= {user.id}:
-            problem = _("The last administrator cannot be disabled.")
-    admin_group_ids = {g.id for g in Group.select().where(Group.organization == user.organization_id, Group.is_administrators == True)}  # noqa: E712
-    if is_administrator(user) and not set(form.groups.data) & admin_group_ids and enabled_administrators(user.organization_id) <= {user.id}:
-        problem = _("The last administrator cannot be removed from the Administrators group.")
+    if form.status.data == "disabled" and user.status != "disabled" and is_self:
+        problem = _("You cannot disable your own account.")
     if is_self and form.ip_allowlist.data != user.ip_allowlist and not ipallow.allowed(request.remote_addr, form.ip_allowlist.data):
         problem = _("Your current address is not in this list: saving it would lock you out. "
                     "Change your own list on the Security page.")
@@ -390,30 +396,36 @@ def save_user(user_id):
     if problem:
         return details_page(user, form=form, status=409, notice=problem)
     changes = {}
-    with db.atomic():
-        before = access_of(user)
-        settings = save_access(user, form)
-        settings.telegram_chat_id = form.telegram_chat_id.data or ""
-        settings.slack_chat_id = form.slack_chat_id.data or ""
-        settings.event_subscriptions = ",".join(s for s in EVENT_CATALOG if s in form.subscriptions.data)
-        settings.mask_data = form.mask_data.data
-        settings.save()
-        for field in ("phone", "ip_allowlist", "status", "role"):
-            value = getattr(form, field).data
-            if value != getattr(user, field):
-                changes[field] = value
-        if changes:
-            User.update(**changes).where(User.id == user.id).execute()
-        after = access_of(user)
-        changed = sorted(set(changes) | {name for name in after if after[name] != before[name]})
-        audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
-        if changes.get("status") == "enabled":
-            audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
-        if changes.get("status") == "disabled":
-            sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
-            audit.record("user.disabled", actor=me(), target=user.email, **client_meta())
-        if "role" in changes:
-            audit.record("user.role_changed", actor=me(), target=user.email, role=changes["role"], **client_meta())
+    # The administrators are counted with the organization's row locked (PostgreSQL) or SQLite's write lock
+    # held, until the change is written: two administrators disabling each other at once leave one.
+    with write_transaction((Organization, user.organization_id)):
+        problem = last_administrator_problem(user, form)
+        if problem is None:
+            before = access_of(user)
+            settings = save_access(user, form)
+            settings.telegram_chat_id = form.telegram_chat_id.data or ""
+            settings.slack_chat_id = form.slack_chat_id.data or ""
+            settings.event_subscriptions = ",".join(s for s in EVENT_CATALOG if s in form.subscriptions.data)
+            settings.mask_data = form.mask_data.data
+            settings.save()
+            for field in ("phone", "ip_allowlist", "status", "role"):
+                value = getattr(form, field).data
+                if value != getattr(user, field):
+                    changes[field] = value
+            if changes:
+                User.update(**changes).where(User.id == user.id).execute()
+            after = access_of(user)
+            changed = sorted(set(changes) | {name for name in after if after[name] != before[name]})
+            audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
+            if changes.get("status") == "enabled":
+                audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
+            if changes.get("status") == "disabled":
+                sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
+                audit.record("user.disabled", actor=me(), target=user.email, **client_meta())
+            if "role" in changes:
+                audit.record("user.role_changed", actor=me(), target=user.email, role=changes["role"], **client_meta())
+    if problem:
+        return details_page(user, form=form, status=409, notice=problem)
     flash(_("Changes to %(email)s saved.", email=user.email), "success")
     return see_other(url_for("admin.user", user_id=user.id))
 
@@ -434,3 +446,13 @@ def recently_confirmed(form):
     renew_session_id()
     audit.record("reauth", actor=me(), **client_meta())
     return True
+
+
+def last_administrator_problem(user, form):
+    """Why the change would leave the organization without an enabled administrator, or None."""
+    if form.status.data == "disabled" and user.status != "disabled" and enabled_administrators(user.organization_id) <= {user.id}:
+        return _("The last administrator cannot be disabled.")
+    admin_group_ids = {g.id for g in Group.select().where(Group.organization == user.organization_id, Group.is_administrators == True)}  # noqa: E712
+    if is_administrator(user) and not set(form.groups.data) & admin_group_ids and enabled_administrators(user.organization_id) <= {user.id}:
+        return _("The last administrator cannot be removed from the Administrators group.")
+    return None
