@@ -203,10 +203,16 @@ def test_killing_the_scheduler_a_worker_or_the_master_leaves_the_site_serving(ru
         for thread in load.threads:
             if thread.is_alive():
                 thread.join(10)
+        # The supervisor's children run in process groups of their own: kill those groups first, or a
+        # gunicorn left behind keeps the output pipe open and closing it below would wait for ever.
+        started = [int(pid) for pid in re.findall(r"started \(pid (\d+)\)", "\n".join(run.lines))]
+        for pid in set(pids + started):
+            if alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    os.kill(pid, signal.SIGKILL)
         if run.process.poll() is None:
             os.killpg(run.process.pid, signal.SIGKILL)
             run.process.wait(10)
         run.process.stdout.close()
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
