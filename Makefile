@@ -55,7 +55,7 @@ $(AXE):
 
 # Re-extract strings into the catalogs after changing them in code or templates.
 translations: $(BIN)/.installed
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --omit-header -o $(VENV)/messages.pot app.py extensions.py blueprints services templates
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --omit-header -o $(VENV)/messages.pot app.py extensions.py blueprints services models templates
 	$(BIN)/pybabel -q update -i $(VENV)/messages.pot -d translations -D messages --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
 	$(BIN)/pybabel compile -d translations -D messages
 

@@ -24,6 +24,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import bounds
+from blueprints.errors import error_response
 from config import ROOT, Config
 from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager, remember_page_language
 from models import User, db, open_database, write_transaction
@@ -147,22 +148,16 @@ def init_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import (  # noqa: F401
-        account, admin, api, auth, mail_servers, notifications, panel, passkeys, profile, security, security_api_keys,
-        security_webhooks,
-    )
+    """The blueprints, grouped as the account panel is: sign-in, the person, the organization, the back office,
+    the JSON API (importing a package registers its modules' routes)."""
+    from blueprints import admin, api, auth, organization, panel, person
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(profile.bp)
-    app.register_blueprint(account.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(mail_servers.bp)
-    app.register_blueprint(security.bp)  # with the API keys and webhooks pages added to it
-    app.register_blueprint(passkeys.bp)
-    app.register_blueprint(passkeys.login_bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(notifications.bp)
-    app.register_blueprint(panel.bp)  # the account panel's template global
+    for blueprint in (
+        auth.bp, panel.bp, person.profile.bp, person.mail_servers.bp, person.notifications.bp,
+        person.security.bp,  # with the organization's integrations (API keys, webhooks) added to it
+        person.passkeys.bp, person.passkeys.login_bp, organization.account.bp, admin.bp, api.bp,
+    ):
+        app.register_blueprint(blueprint)
 
 
 LOCALES = {code: Locale.parse(code) for code in Config.LANGUAGES}
@@ -316,7 +311,7 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def register_request_hooks(app):
-    from blueprints import upload_size_gate
+    from blueprints.uploads import upload_size_gate
 
     app.add_url_rule("/static/<path:filename>", "static", serve_asset)
     # First of all hooks: CSRF protection reads the form, and so the whole body, before a view.
@@ -378,32 +373,6 @@ def remember_language(response):
 # --- errors -----------------------------------------------------------------------------------
 
 
-def error_message(code):
-    return {
-        400: _("The request could not be understood. Check the form and try again."),
-        403: _("You do not have access to this page, or the form has expired. Reload the page and try again."),
-        404: _("This page does not exist."),
-        405: _("This action is not available here."),
-        413: _("The upload is too large."),
-        429: _("Too many requests. Wait a little and try again."),
-        500: _("Something went wrong on our side. Your data is safe; please try again."),
-        503: _("The service is briefly unavailable. Please try again in a moment."),
-    }.get(code, _("Something went wrong. Please try again."))
-
-
-def error_response(code, message=None):
-    from flask import make_response
-
-    from blueprints import render, wants_fragment
-
-    response = render("errors/error.html", block="error", status=code, code=code, message=message or error_message(code))
-    if wants_fragment():
-        # Errors go to the page's message area instead of replacing the small part that asked.
-        response.headers["HX-Retarget"] = "#messages"
-        response.headers["HX-Reswap"] = "innerHTML"
-    return make_response(response)
-
-
 def register_errors(app):
     @app.errorhandler(CSRFError)
     def csrf_failed(_exc):
@@ -414,7 +383,7 @@ def register_errors(app):
         if exc.code in (301, 302, 303, 307, 308):
             return exc
         if request.path.startswith("/api/"):  # e.g. no route matched: the API answers JSON all the same
-            from blueprints.api import http_error as api_error
+            from blueprints.api.core import http_error as api_error
 
             return api_error(exc)
         return error_response(exc.code or 500)

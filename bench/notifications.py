@@ -38,7 +38,7 @@ def main():
 
     import migrations
     from app import create_app
-    from blueprints.notifications import unread_summary
+    from blueprints.person.notifications import unread_summary
     from models import Notification, Organization, User, UserAdminSettings, db, open_database, utcnow
     from services import channels
     from services.notifications import deliver_notifications, notify, set_preference

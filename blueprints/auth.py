@@ -14,8 +14,8 @@ from models import Passkey, User, db, utcnow
 from services import audit, deletion, ipallow, otp, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
 
-from . import render, safe_next, see_other
-from .forms import Form, StrongPassword, lookup_email, max_length, password_length, required
+from blueprints import render, safe_next, see_other
+from blueprints.forms import Form, StrongPassword, lookup_email, max_length, password_length, required
 
 bp = Blueprint("auth", __name__)
 

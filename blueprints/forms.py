@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from services.passwords import MAX_LENGTH, password_problem
 
-from .bounds import bounded_id, within_calendar
+from blueprints.bounds import bounded_id, within_calendar
 
 EMAIL_MAX = 254
 

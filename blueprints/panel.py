@@ -26,7 +26,7 @@ def section_of(endpoint):
     if endpoint.startswith(("profile.", "mail_servers.")):
         return "profile.personal_data"
     if endpoint.startswith("account."):
-        from .account import current_section
+        from blueprints.organization.account import current_section
 
         return {"billing": "account.billing", "files": "account.file_list", "gdpr": "account.agreements"}.get(
             current_section(), "account.privacy")
@@ -55,7 +55,7 @@ GROUPS = (
 def panel():
     """[(title, [(endpoint, label, is_current)])] for the signed-in person; empty groups are left out."""
     if "panel" not in g:
-        from .admin import admin_sections
+        from blueprints.admin.core import admin_sections
 
         here = section_of(request.endpoint or "")
         held = permissions_of(current_user)

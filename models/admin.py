@@ -1,11 +1,13 @@
 """Back office: groups and their permissions, client tags, clients, per-user admin settings,
 profile pictures and comments on audit events."""
 import peewee as pw
+from flask_babel import lazy_gettext as _l
 
 from .base import BaseModel, utcnow
 from .core import AuditEvent, Organization, User, UserSession
 
-ADMINISTRATORS = "Administrators"
+ADMINISTRATORS = "Administrators"  # the stored name of the built-in group
+ADMINISTRATORS_LABEL = _l("Administrators")  # and the name people read, in their language
 
 
 class Group(BaseModel):
@@ -21,8 +23,6 @@ class Group(BaseModel):
     def display_name(self):
         """The name people read: the built-in group's in the reader's language, any other as it was typed."""
         if self.is_administrators:
-            from services.permissions import ADMINISTRATORS_LABEL
-
             return str(ADMINISTRATORS_LABEL)
         return self.name
 

@@ -12,7 +12,7 @@ from flask import current_app
 
 from models import AuditEvent, BaseModel, DataExport, StoredFile, User, utcnow, write_transaction
 
-from . import audit
+from . import audit, results
 from .files import path_of, storage_root
 
 # Columns never exported: hashes and encrypted secrets are of no use to the person and must not leave.
@@ -148,14 +148,14 @@ def run_pending_exports(config=None):
         except Exception:
             DataExport.update(status="failed", finished_at=utcnow()).where(DataExport.id == export.id).execute()
             if operation:
-                operations_area().fail_operation(operation, operations_area().stored_message("export_failed"))
+                operations_area().fail_operation(operation, results.stored_message("export_failed"))
             raise
         DataExport.update(status="done", storage_name=name, size=size, finished_at=utcnow()).where(
             DataExport.id == export.id
         ).execute()
         if operation:
             # A plain path: the scheduler has no request to build URLs from, and this one never moves.
-            result = operations_area().stored_message("export_ready", bytes=size)  # worded when shown
+            result = results.stored_message("export_ready", bytes=size)  # worded when shown
             operations_area().finish_operation(operation, result=result,
                                                result_url=f"/app/account/privacy/export/{export.id}")
         else:  # without the list of operations (whose finish() emits it), the export says so itself

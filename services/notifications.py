@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from models import (LowBalanceAlert, Notification, NotificationPreference, OutboxMessage, User,
                     UserAdminSettings, db, utcnow, write_transaction)
 from models.notifications import CATEGORIES, CHANNELS
+from services import results
 
 from . import channels
 from .region import format_money, zone_for_country
@@ -233,11 +234,9 @@ def message_text(user, category, data, locale):
                                         n=data.get("count", 0), file=data.get("file") or "CSV", time=when)
     if kind == "operation":
         what = str(OPERATION_KINDS.get(data.get("operation_kind"), data.get("operation_kind", "")))
-        from services.operations import message_text as worded
-
         if data.get("status") == "failed":
-            return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=worded(data.get("error")))
-        return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=worded(data.get("result")))
+            return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=results.message_text(data.get("error")))
+        return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=results.message_text(data.get("result")))
     if kind == "request":
         return _("Request status changed"), _("Request %(ref)s is now: %(status)s.", ref=data.get("ref", ""),
                                               status=data.get("status", ""))

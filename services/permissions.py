@@ -13,7 +13,6 @@ from models import Group, GroupMember, GroupPermission, Organization, Prepared, 
 from models.admin import ADMINISTRATORS
 
 # The built-in group's name as people read it; the stored name stays ADMINISTRATORS in every language.
-ADMINISTRATORS_LABEL = _l("Administrators")
 
 # One permission per admin capability. Adding one here adds it to the groups page, export and import.
 PERMISSIONS = {

@@ -238,7 +238,7 @@ def test_storage_is_outside_static(app):
 
 def test_the_list_is_paged_and_a_file_being_renamed_is_on_screen(app, manager, org):
     """DESIGN.md: lists are paginated with indexed queries; 50 files a page, newest first."""
-    from blueprints.account import FILES_PER_PAGE
+    from blueprints.organization.files import FILES_PER_PAGE
     from models import User
 
     uploader = User.get(User.email == "files@example.com")

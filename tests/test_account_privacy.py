@@ -205,7 +205,7 @@ def test_export_appears_in_the_list_of_operations_and_finishing_notifies(app, us
     operation = Operation.get_by_id(row.operation_id)
     assert operation.status == "completed"
     with app.test_request_context(headers={"Accept-Language": "ru"}):  # worded in the reader's language when shown
-        from services.operations import message_text
+        from services.results import message_text
 
         assert message_text(operation.result).startswith("Ваши данные готовы")
     assert operation.result_url == f"/app/account/privacy/export/{row.id}"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from blueprints.admin import SECTIONS
+from blueprints.admin.core import SECTIONS
 from models import Client, ClientTag, Group, Organization, User
 from services import audit
 from services.permissions import PERMISSIONS, add_to_group, administrators_group, grant

@@ -91,8 +91,8 @@ def test_every_api_rule_is_in_the_document_with_its_methods(app, client):
 
 
 def test_a_route_without_its_declaration_cannot_be_left_out_of_the_document(app):
-    from blueprints.api import COMPONENTS
-    from blueprints.api_spec import build_document
+    from blueprints.api.core import COMPONENTS
+    from blueprints.api.spec import build_document
 
     app.add_url_rule(f"{API}/undeclared", "api.undeclared", dict)
     with app.app_context(), pytest.raises(LookupError, match="api.undeclared"):

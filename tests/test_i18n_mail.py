@@ -12,7 +12,7 @@ from flask_login import login_user
 from models import MailServer, User
 from services import otp
 from services.notifications import deliver_notifications, notify, set_preference
-from services.operations import stored_message
+from services.results import stored_message
 from tests.conftest import csrf_from, make_user, sign_in
 from tests.test_i18n import english_words
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from models import LowBalanceAlert, Notification, OutboxMessage, UserAdminSettings, db, utcnow
-from services import invoices, notifications
+from services import invoices, notifications, results
 from services.notifications import deliver_notifications, notify, set_preference, set_threshold
 from tests.conftest import make_user
 from tests.http_peers import http_peer
@@ -273,7 +273,6 @@ def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org
     import io
 
     from models import Operation
-    from services import operations
     from services.permissions import grant
     from tests.conftest import csrf_from, sign_in
 
@@ -289,7 +288,7 @@ def test_a_client_import_is_an_operation_and_tells_the_importer(app, client, org
         "client_import", "completed", 100, importer.id)
     assert operation.started_at and operation.finished_at
     with app.test_request_context(headers={"Accept-Language": "ru"}):  # stored as what happened, worded when shown
-        assert operations.message_text(operation.result) == "Импортировано 2 клиента."
+        assert results.message_text(operation.result) == "Импортировано 2 клиента."
     note = Notification.get(Notification.user == importer.id, Notification.category == "imports")
     assert json.loads(note.data)["operation_id"] == operation.id
 
@@ -344,7 +343,7 @@ def test_a_stored_result_goes_to_webhooks_worded_in_english_with_its_key(app, or
                              {"SECRET_KEY": "test-secret"})
     with app.test_request_context(headers={"Accept-Language": "ru"}):
         job = operations.start_operation(user, "client_import")
-        operations.finish_operation(job, result=operations.stored_message("clients_imported", count=5))
+        operations.finish_operation(job, result=results.stored_message("clients_imported", count=5))
     payload = json.loads(WebhookDelivery.get().payload)["data"]
     assert (payload["result"], payload["result_key"], payload["result_figures"]) == (
         "5 clients imported.", "clients_imported", {"count": 5})

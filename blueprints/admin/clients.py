@@ -10,14 +10,14 @@ from wtforms.validators import ValidationError
 
 from extensions import locale_code
 from models import ClientTag, Organization, write_transaction
-from services import audit, operations, region
+from services import audit, operations, region, results
 from services.clients import ImportErrors, client_views, import_clients, parse_clients_csv, visible_clients
 from services.permissions import has_permission, permission_required
 
-from .. import render, see_other
-from ..bounds import bounded_id
-from ..forms import Form, max_length, required
-from . import bp, client_meta, me, own
+from blueprints import render, see_other
+from blueprints.bounds import bounded_id
+from blueprints.forms import Form, max_length, required
+from blueprints.admin.core import bp, client_meta, me, own
 
 CSV_MAX_BYTES = 2 * 1024 * 1024
 PAGE_SIZE = 50
@@ -176,13 +176,13 @@ def import_clients_csv():
     try:
         count = import_clients(me().organization_id, rows)
     except ImportErrors as problem:
-        operations.fail_operation(operation, operations.stored_message("import_failed"))
+        operations.fail_operation(operation, results.stored_message("import_failed"))
         return clients_page(import_form=form, import_errors=problem.errors, status=422, block="import_card")
     except Exception:
-        operations.fail_operation(operation, operations.stored_message("import_failed"))
+        operations.fail_operation(operation, results.stored_message("import_failed"))
         raise
     audit.record("clients.imported", actor=me(), target=form.file.data.filename or "", count=count, **client_meta())
-    result = operations.stored_message("clients_imported", count=count)
+    result = results.stored_message("clients_imported", count=count)
     operations.finish_operation(operation, result=result, result_url=url_for("admin.clients"))
-    flash(operations.message_text(result), "success")
+    flash(results.message_text(result), "success")
     return see_other(url_for("admin.clients"))

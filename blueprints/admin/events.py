@@ -14,10 +14,10 @@ from services import audit
 from services.permissions import has_permission, permission_required
 from services.useragent import describe as describe_device
 
-from .. import render, see_other, wants_fragment
-from ..forms import Form, lookup_email, max_length, normalize_email, required
-from ..pictures import preload_avatars
-from . import bp, me, own
+from blueprints import render, see_other, wants_fragment
+from blueprints.forms import Form, lookup_email, max_length, normalize_email, required
+from blueprints.person.pictures import preload_avatars
+from blueprints.admin.core import bp, me, own
 
 COMMENT_MAX = 2000
 

@@ -30,10 +30,10 @@ from services.permissions import (
     stands_above,
 )
 
-from .. import render, see_other
-from ..forms import Form, max_length, required
-from . import bp, client_meta, me, own
-from .fields import MultiCheckboxField
+from blueprints import render, see_other
+from blueprints.forms import Form, max_length, required
+from blueprints.admin.core import bp, client_meta, me, own
+from blueprints.admin.fields import MultiCheckboxField
 
 IMPORT_MAX_BYTES = 1024 * 1024
 

@@ -10,9 +10,9 @@ from models import User
 from services import audit, impersonation
 from services.permissions import permission_required
 
-from .. import see_other
-from ..forms import Form
-from . import bp, client_meta, me, own
+from blueprints import see_other
+from blueprints.forms import Form
+from blueprints.admin.core import bp, client_meta, me, own
 
 # Pages that stay closed while an administrator acts as someone else: the whole security center
 # (password, 2FA, passkeys, API keys, webhooks, sessions, allowlists) and whatever changes how the
@@ -31,7 +31,7 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def refuse(status, message):
-    from app import error_response  # the app's error page (kept there for every blueprint)
+    from blueprints.errors import error_response  # the app's error page (kept there for every blueprint)
 
     return error_response(status, str(message))
 

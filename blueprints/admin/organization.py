@@ -12,10 +12,10 @@ from models import Organization
 from services import audit
 from services.permissions import permission_required
 
-from .. import render, see_other
-from ..forms import Form, kpp_check, max_length, ogrn_check, ogrnip_check, plain_text, required, tin_check
-from ..profile import LEGAL_FORMS
-from . import bp, client_meta, me
+from blueprints import render, see_other
+from blueprints.forms import Form, kpp_check, max_length, ogrn_check, ogrnip_check, plain_text, required, tin_check
+from blueprints.person.profile import LEGAL_FORMS
+from blueprints.admin.core import bp, client_meta, me
 
 COMPANIES = ("llc", "jsc")  # need KPP and OGRN, 10-digit TIN
 ENTREPRENEUR = "ie"  # needs OGRNIP, 12-digit TIN

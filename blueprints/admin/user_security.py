@@ -12,11 +12,11 @@ from services import audit, otp
 from services.mailer import MailError, send_app_mail
 from services.permissions import above_you, permission_required, stands_above
 
-from .. import see_other
-from ..forms import Form
-from ..security import go_to, reauth_expired
-from . import bp, client_meta, me, own
-from .users import details_page, send_set_password_link
+from blueprints import see_other
+from blueprints.forms import Form
+from blueprints.person.security import go_to, reauth_expired
+from blueprints.admin.core import bp, client_meta, me, own
+from blueprints.admin.users import details_page, send_set_password_link
 
 
 def refusal(user):
@@ -75,7 +75,7 @@ def reset_two_factor(user_id, method):
 
 def notify_two_factor_changed(user, method):
     """SECURITY.md 13: a 2FA change is told to the person."""
-    from ..auth import notify_security
+    from blueprints.auth import notify_security
 
     notify_security(user, "two_factor")
     with force_locale(language_for(user)):

@@ -29,14 +29,14 @@ from services.permissions import (
     stands_above,
 )
 
-from .. import render, see_other
-from ..bounds import bounded_id
-from ..forms import EmailAddress, Form, max_length, required, shorten_choices
-from ..security import password_problem, reauth_expired, renew_session_id
-from . import bp, client_meta, me, own
-from .fields import MultiCheckboxField
-from .impersonation import may_impersonate
-from .userlist import SORTS, row_details, users_page
+from blueprints import render, see_other
+from blueprints.bounds import bounded_id
+from blueprints.forms import EmailAddress, Form, max_length, required, shorten_choices
+from blueprints.person.security import password_problem, reauth_expired, renew_session_id
+from blueprints.admin.core import bp, client_meta, me, own
+from blueprints.admin.fields import MultiCheckboxField
+from blueprints.admin.impersonation import may_impersonate
+from blueprints.admin.userlist import SORTS, row_details, users_page
 
 INVITE_LIFETIME = timedelta(days=3)
 IP_LIST_MAX = 50

@@ -11,11 +11,11 @@ from extensions import count_attempt, seconds_until_allowed
 from models import Organization, Webhook, WebhookDelivery, db, write_transaction
 from services import audit, webhooks
 
-from . import render, see_other
-from .bounds import bounded_id
-from .auth import client_meta, wait_message
-from .forms import Form
-from .security import ADMIN_ROLES, bp, me, owned_or_404
+from blueprints import render, see_other
+from blueprints.bounds import bounded_id
+from blueprints.auth import client_meta, wait_message
+from blueprints.forms import Form
+from blueprints.person.security import ADMIN_ROLES, bp, me, owned_or_404
 
 PAGE = "security/webhooks.html"
 ENDPOINT_PAGE = "security/webhook.html"

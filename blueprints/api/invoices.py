@@ -10,8 +10,9 @@ from services import invoices
 from services.invoices import STATUS_LABELS
 from services.permissions import has_permission
 
-from .api import bp, error, error_fields, scope
-from .api_spec import form_schema, operation
+from blueprints.api.core import bp, error, scope
+from blueprints.api.spec import error_fields
+from blueprints.api.spec import form_schema, operation
 
 FIELDS = ("number", "issued_on", "period_start", "period_end", "amount", "description", "status")
 
@@ -46,7 +47,7 @@ INVOICE_SCHEMA = {
 
 
 def invoice_body():
-    from .account import IssueInvoiceForm
+    from blueprints.organization.invoices import IssueInvoiceForm
 
     return form_schema((IssueInvoiceForm,), FIELDS, required=("issued_on", "period_start", "period_end", "amount"),
                        example={"issued_on": "2026-03-01", "period_start": "2026-03-01", "period_end": "2026-03-31",
@@ -59,7 +60,7 @@ def invoice_body():
            description="The key's owner needs the billing.edit permission. The number is given automatically "
                        "(2026-0007) when left out; the period may not end before it starts.")
 def create_invoice():
-    from .account import IssueInvoiceForm
+    from blueprints.organization.invoices import IssueInvoiceForm
 
     user = g.api_user
     if not has_permission(user, "billing.edit"):

@@ -20,10 +20,10 @@ from services import audit, otp
 from services import passkeys as webauthn
 from services.passkeys import PasskeyError
 
-from . import render, safe_next, see_other
-from .auth import SECOND_STEP_LIMIT, client_meta, pending_challenge, sign_in, wait_message
-from .forms import Form, max_length, required
-from .security import notify_2fa_change, owned_or_404, require_recent_password, security_tabs
+from blueprints import render, safe_next, see_other
+from blueprints.auth import SECOND_STEP_LIMIT, client_meta, pending_challenge, sign_in, wait_message
+from blueprints.forms import Form, max_length, required
+from blueprints.person.security import notify_2fa_change, owned_or_404, require_recent_password, security_tabs
 
 bp = Blueprint("passkeys", __name__, url_prefix="/app/security/passkeys")
 login_bp = Blueprint("passkey_login", __name__, url_prefix="/login/passkey")

@@ -17,14 +17,15 @@ from services import audit
 from services.notifications import (CATEGORY_LABELS, CHANNEL_LABELS, OPERATION_KINDS, channel_problems, feed_page,
                                     mark_read, notification_view, parse_threshold, preferences, set_preference,
                                     set_threshold)
-from services.operations import any_active, message_text, operations_page
+from services.operations import any_active, operations_page
+from services.results import message_text
 from services.permissions import has_permission
 from services.region import currency_symbol, format_money
 
-from . import is_htmx, render, render_blocks, see_other, wants_fragment
-from .bounds import bounded_id
-from .auth import client_meta
-from .forms import Form
+from blueprints import is_htmx, render, render_blocks, see_other, wants_fragment
+from blueprints.bounds import bounded_id
+from blueprints.auth import client_meta
+from blueprints.forms import Form
 
 bp = Blueprint("notifications", __name__, url_prefix="/app")
 SECTION = "notifications/_section.html"
@@ -83,7 +84,7 @@ def low_balance_view(user):
 
 def section_page(block, status=200, **context):
     """The section's `block` for htmx; without JS the whole personal-data page (the section shows the outcome)."""
-    from .profile import PAGE, page_context
+    from blueprints.person.profile import PAGE, page_context
 
     if wants_fragment():
         return render(SECTION, block=block, status=status, user=me(), **context)

@@ -16,8 +16,8 @@ from extensions import count_attempt, csrf, language_for, seconds_until_allowed
 from models import User
 from services import apikeys, audit, region
 
-from .api_spec import document, form_schema, operation
-from .bounds import ID_MAX
+from blueprints.api.spec import build_document, error_fields, form_schema, operation
+from blueprints.bounds import ID_MAX
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -30,13 +30,6 @@ def error(status, code, message):
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="kabinet"'
-    return response
-
-
-def error_fields(fields):
-    """422 with each invalid field's messages."""
-    response = jsonify({"code": "invalid", "message": _("Some fields are not valid."), "fields": fields})
-    response.status_code = 422
     return response
 
 
@@ -132,7 +125,7 @@ def me():
 
 def profile_body():
     """PATCH /me's body: the personal-data page's forms, and what RegionForm checks in code."""
-    from blueprints.profile import FullNameForm, RegionForm, ShortInfoForm
+    from blueprints.person.profile import FullNameForm, RegionForm, ShortInfoForm
 
     return form_schema((FullNameForm, ShortInfoForm, RegionForm), PROFILE_FIELDS, overrides={
         "language": {"enum": ["", *current_app.config["LANGUAGES"]], "description": "Empty: the browser's language"},
@@ -147,7 +140,7 @@ def profile_body():
            body=profile_body)
 def update_me():
     """Change name, short info, language or time zone, validated by the same forms as the page."""
-    from blueprints.profile import FullNameForm, RegionForm, ShortInfoForm
+    from blueprints.person.profile import FullNameForm, RegionForm, ShortInfoForm
 
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
@@ -239,7 +232,7 @@ COMPONENTS = {
     "info": {"title": "Kabinet API", "version": "1",
              "description": "Authenticate with `Authorization: Bearer <key>` (API keys are made under "
                             "Security → API keys). Errors are JSON objects with `code`, `message` and, for invalid "
-                            "input, `fields`. Built from the routes themselves (blueprints/api_spec.py)."},
+                            "input, `fields`. Built from the routes themselves (blueprints/api/spec.py)."},
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearer": []}],
     "components": {
@@ -261,3 +254,10 @@ COMPONENTS = {
         },
     },
 }
+
+
+def document():
+    """The app's document, built once (the URL map does not change after start)."""
+    if "api_openapi" not in current_app.extensions:
+        current_app.extensions["api_openapi"] = build_document(current_app, "/api/v1", COMPONENTS)
+    return current_app.extensions["api_openapi"]

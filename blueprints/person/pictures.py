@@ -8,9 +8,12 @@ from flask_wtf.file import FileField
 
 from services import audit, avatars
 
-from . import limit_upload, render, render_blocks, see_other, wants_fragment
-from .forms import Form
-from .profile import PAGE, bp, client_meta, me, page_context
+from blueprints import render, render_blocks, see_other, wants_fragment
+
+from blueprints.uploads import limit_upload
+from blueprints.forms import Form
+from blueprints.person.profile import PAGE, bp, me, page_context
+from blueprints.auth import client_meta
 
 TOO_LARGE = "too-large"  # ?picture= on the personal-data page: the message at the picture field
 limit_upload("profile.upload_picture", lambda config: avatars.MAX_BYTES, lambda config: avatars.too_large_message(),

@@ -18,9 +18,9 @@ from services import audit, crypto, passwords, sessions
 from services.mail_servers import BlockedAddress, check_soon, send_mail
 from services.mailer import MailError
 
-from . import is_htmx, render, see_other
-from .auth import client_meta
-from .forms import EmailAddress, Form, max_length, required
+from blueprints import is_htmx, render, see_other
+from blueprints.auth import client_meta
+from blueprints.forms import EmailAddress, Form, max_length, required
 
 bp = Blueprint("mail_servers", __name__, url_prefix="/app/personal-data/mail-servers")
 
@@ -312,6 +312,3 @@ def delete_servers():
         )
     flash(ngettext("%(num)d mail server deleted.", "%(num)d mail servers deleted.", len(servers)), "success")
     return see_other(section_url())
-
-
-from . import api_mail_servers  # noqa: E402,F401  (GET /api/v1/mail-servers joins the JSON API's blueprint)

@@ -15,10 +15,10 @@ from wtforms.validators import ValidationError
 from models import ApiKey, User, utcnow, write_transaction
 from services import apikeys, audit
 
-from . import render, see_other
-from .auth import client_meta
-from .forms import Form, max_length, required
-from .security import bp, me, owned_or_404
+from blueprints import render, see_other
+from blueprints.auth import client_meta
+from blueprints.forms import Form, max_length, required
+from blueprints.person.security import bp, me, owned_or_404
 
 PAGE = "security/api_keys.html"
 EDIT_PAGE = "security/api_key_edit.html"

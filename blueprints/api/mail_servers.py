@@ -5,9 +5,9 @@ from flask import abort, g, jsonify
 from models import MailServer
 from services.mail_servers import api_view
 
-from .api import bp, scope
-from .api_spec import operation
-from .bounds import ID_MAX
+from blueprints.api.core import bp, scope
+from blueprints.api.spec import operation
+from blueprints.bounds import ID_MAX
 
 SERVER_SCHEMA = {
     "type": "object",

@@ -11,14 +11,14 @@ build, which the tests notice.
 import re
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import current_app, g, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.routing.converters import IntegerConverter
 from wtforms import DateField, DecimalField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
-from .bounds import ID_MAX
-from .forms import CONTROL_CHARS, plain_text
+from blueprints.bounds import ID_MAX
+from blueprints.forms import CONTROL_CHARS, plain_text
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 WHY = {
@@ -34,6 +34,13 @@ WHY = {
 VALIDATOR_SCHEMAS = {plain_text: {"pattern": "^[^" + CONTROL_CHARS.pattern[1:] + "*$"}}
 
 
+def error_fields(fields):
+    """422 with each invalid field's messages."""
+    response = jsonify({"code": "invalid", "message": _("Some fields are not valid."), "fields": fields})
+    response.status_code = 422
+    return response
+
+
 def operation(summary, response, *, status=200, description="", body=None, query=None):
     """Declare a route's part of the document: `response` is the schema of its `status` answer; `body` a
     function giving the JSON schema of its body (see form_schema; called when the document is built);
@@ -45,8 +52,6 @@ def operation(summary, response, *, status=200, description="", body=None, query
             if query:
                 g.api_query, problems = parse_query(query)
                 if problems:
-                    from .api import error_fields
-
                     return error_fields(problems)
             return view(*args, **kwargs)
         wrapper.openapi = {"summary": summary, "description": description, "response": response,
@@ -189,12 +194,3 @@ def build_document(app, base, components):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = build_operation(rule, view)
     return {**components, "paths": paths}
-
-
-def document():
-    """The app's document, built once (the URL map does not change after start)."""
-    from .api import COMPONENTS
-
-    if "api_openapi" not in current_app.extensions:
-        current_app.extensions["api_openapi"] = build_document(current_app, "/api/v1", COMPONENTS)
-    return current_app.extensions["api_openapi"]

@@ -1,0 +1,3 @@
+"""The person's part of the account panel: personal data, contacts, picture, mail servers, security,
+passkeys, notifications and operations. Importing the package registers every route on its blueprint."""
+from blueprints.person import contacts, edit, mail_servers, notifications, passkeys, pictures, profile, security, sessions, two_factor  # noqa: F401
