@@ -142,6 +142,7 @@ def permission_required(permission):
             denied = check()
             return denied if denied is not None else view(*args, **kwargs)
 
+        wrapped.required_permission = permission  # tests/test_every_route.py reads it to walk every route
         return wrapped
 
     return decorator
@@ -201,6 +202,14 @@ def may_give_membership(actor, group):
     if group.is_administrators:
         return is_administrator(actor)
     return not not_held(actor, group_permissions(group))
+
+
+def member_above(actor, group):
+    """A member of `group` who stands above `actor` (changing or deleting the group would change them), or None."""
+    for member in User.select().join(GroupMember).where(GroupMember.group == group, User.id != actor.id):
+        if stands_above(member, actor):
+            return member
+    return None
 
 
 def may_change_permissions(actor, group):
@@ -336,6 +345,9 @@ def check_import_allowed(actor, changes):
         if touched and change["kind"] != "create" and is_member(actor, change["id"]):
             raise ImportProblem(_("You are in the group “%(name)s”, so you cannot change its permissions.",
                                   name=change.get("old_name", change["name"])))
+        above = member_above(actor, change["id"]) if change["kind"] != "create" else None
+        if above is not None:
+            raise ImportProblem(above_you(above))
         lacking = not_held(actor, touched)
         if lacking:
             raise ImportProblem(_("Group “%(name)s”: you cannot grant or revoke permissions you do not hold "

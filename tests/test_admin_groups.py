@@ -181,11 +181,13 @@ def test_the_same_import_applied_twice_at_once_creates_the_group_once_without_an
     the second finds Sales made by the first and changes nothing."""
     administrators_group(org)  # as in any organization: made on first use (its insert would serialise the two)
     entries = permissions.parse_import(json.dumps({"groups": [{"name": "Sales", "permissions": ["clients.view"]}]}))
+    owner = make_user(org, "owner-importer@example.com", role="owner")  # may import anything
+    add_to_group(owner, administrators_group(org))
     hold_after(monkeypatch, permissions, "plan_import")
 
     def apply():
         with app.test_request_context(), db.connection_context():
-            return len(permissions.apply_import(org.id, entries))
+            return len(permissions.apply_import(org.id, entries, owner))
 
     assert sorted(run_together(apply, apply), key=str) == [0, 1]
     assert [p.permission for p in Group.get(Group.name == "Sales").permissions] == ["clients.view"]

@@ -47,15 +47,16 @@ def reader_in_russian(app, org):
 
 def send_everything(app, reader, admin):
     """Every mail and SMS the app sends a person, each made to go the way the app makes it go."""
-    from blueprints import auth, profile, security
+    from blueprints import auth
+    from blueprints.person import contacts, security
     from blueprints.admin import user_security, users
 
     with app.test_request_context("/app/personal-data", headers={"Accept-Language": "en"}):  # someone reading English
         login_user(admin)
         auth.send_reset_link(reader, app.config)
         auth.notify_password_changed(reader)
-        profile.send_email_change_link(reader, "anna.new@example.com")
-        profile.notify_old_address(reader, "anna.old@example.com", reader.email)
+        contacts.send_email_change_link(reader, "anna.new@example.com")
+        contacts.notify_old_address(reader, "anna.old@example.com", reader.email)
         for what in ("totp", "email", "off", "recovery", "changed_totp", "changed_email", "passkey_added",
                      "passkey_removed"):
             security.notify_2fa_change(reader, what)
@@ -68,7 +69,7 @@ def send_everything(app, reader, admin):
             _secret, challenge = otp.start_challenge(reader, purpose, target=reader.email)
             auth.mail_code(reader, challenge, purpose)
         auth.notify_recovery_code_used(reader, 3)
-        assert profile.send_phone_code(reader, "+79161234567") is None
+        assert contacts.send_phone_code(reader, "+79161234567") is None
     with app.app_context():  # the scheduler: no request, no browser
         for category, items in KINDS.items():
             set_preference(reader, category, "sms", True)

@@ -22,6 +22,7 @@ from services.permissions import (
     is_member,
     may_change_permissions,
     may_give_membership,
+    member_above,
     not_held,
     parse_import,
     permission_required,
@@ -167,6 +168,9 @@ def save_permissions(group_id):
         return administrators_refused(group)
     if not may_change_permissions(me(), group):
         return refused(group, "permissions", _("You are in this group, so you cannot change its permissions."))
+    above = member_above(me(), group)  # its permissions are theirs too
+    if above is not None:
+        return refused(group, "permissions", above_you(above))
     form = PermissionsForm()
     if not form.validate_on_submit():
         return group_page(group, "permissions", status=422, perm_form=form)
@@ -234,6 +238,9 @@ def delete_group(group_id):
     lacking = not_held(me(), group_permissions(group))
     if lacking:
         return refused(group, "permissions", not_held_message(lacking))
+    above = member_above(me(), group)  # deleting the group would take them out of it
+    if above is not None:
+        return refused(group, "permissions", above_you(above))
     group.delete_instance()
     audit.record("group.deleted", actor=me(), target=group.name, **client_meta())
     flash(_("Group “%(name)s” deleted.", name=group.display_name), "success")
