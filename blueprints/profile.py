@@ -677,14 +677,9 @@ def edit():
             User.update(full_name=form.full_name.data).where(User.id == user.id).execute()
             profile_changed(user, ["full_name"])
         if changes["password"]:
-            User.update(password_hash=passwords.hash_password(form.new_password.data), password_changed_at=utcnow()).where(
-                User.id == user.id
-            ).execute()
-            ended = sessions.end_sessions(user, keep=g.user_session)
-            audit.record("password.changed", actor=user, target=user.email, other_sessions_ended=ended, **client_meta())
+            store_new_password(user, form.new_password.data)
     if changes["password"]:
-        notify_password_changed(user)
-        flash(_("Your password has been changed. Other sessions were signed out."), "success")
+        password_changed(user)
     if changes["name"]:
         flash(_("Your name has been saved."), "success")
     if changes["email"]:
@@ -693,6 +688,22 @@ def edit():
         flash(_("We sent a code to %(phone)s. Enter it below to confirm the number.", phone=region.format_phone(form.phone.data)), "success")
         return see_other(url_for(".personal_data", _anchor="phone-section"))
     return see_other(url_for(".personal_data"))
+
+
+def store_new_password(user, new_password):
+    """Save a new password, end the person's other sessions and record the event (its webhook is
+    security.changed); run it inside the caller's transaction, then call password_changed()."""
+    User.update(password_hash=passwords.hash_password(new_password), password_changed_at=utcnow()).where(
+        User.id == user.id
+    ).execute()
+    ended = sessions.end_sessions(user, keep=g.user_session)
+    audit.record("password.changed", actor=user, target=user.email, other_sessions_ended=ended, **client_meta())
+
+
+def password_changed(user):
+    """After the transaction: the mail (SECURITY.md 13) and the message on the next page."""
+    notify_password_changed(user)
+    flash(_("Your password has been changed. Other sessions were signed out."), "success")
 
 
 @bp.app_template_filter("local_datetime")
