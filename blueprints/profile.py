@@ -15,6 +15,7 @@ from extensions import count_attempt, locale_code, login_manager, seconds_until_
 from models import Prepared, User, db, utcnow
 from services import audit, codes, email_change, passwords, region, sessions, webhooks
 from services.mailer import MailError, send_app_mail
+from services.permissions import has_permission
 from services.sms import SmsError, send_sms
 
 from . import render, render_blocks, see_other, wants_fragment
@@ -38,6 +39,8 @@ PHONE_MAX = 32
 PUBLIC_ENDPOINTS = {"profile.confirm_email"}  # the link in the mail works in any browser
 
 ROLE_LABELS = {"owner": _l("Owner"), "admin": _l("Administrator"), "employee": _l("Employee")}
+# models.core.TARIFFS, as the person reads them.
+TARIFF_LABELS = {"standard": _l("Standard"), "prepaid": _l("Prepaid"), "corporate": _l("Corporate")}
 LEGAL_FORMS = {
     "llc": _l("Limited liability company (LLC)"),
     "ie": _l("Individual entrepreneur"),
@@ -228,6 +231,9 @@ def page_context(user, **overrides):
         "organization": organization,
         "balance": balance,
         "no_balance": no_balance,
+        # The balance links to the settlements (the balance history) for those who may see them.
+        "balance_url": url_for("account.balance") if has_permission(user, "billing.view") else None,
+        "tariff_label": TARIFF_LABELS.get(organization.tariff, organization.tariff),
         "role_label": ROLE_LABELS.get(user.role, user.role),
         "legal_form_label": LEGAL_FORMS.get(organization.legal_form, organization.legal_form),
         "phone_display": region.format_phone(user.phone),
