@@ -5,5 +5,5 @@ from .admin import Avatar, Client, ClientTag, ClientTagLink, EventComment, Group
 from .mail import MailServer
 from .profile import OneTimeCode
 from .security import ApiKey, Challenge, Passkey, RecoveryCode, TotpSecret, Webhook, WebhookAttempt, WebhookDelivery
-from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, ProcessingAgreement, StoredFile
+from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, InvoiceLine, ProcessingAgreement, StoredFile
 from .notifications import LowBalanceAlert, Notification, NotificationPreference, Operation, OutboxMessage
