@@ -233,7 +233,6 @@ def page_context(user, **overrides):
         "no_balance": no_balance,
         # The balance links to the settlements (the balance history) for those who may see them.
         "balance_url": url_for("account.balance") if has_permission(user, "billing.view") else None,
-        "tariff_label": TARIFF_LABELS.get(organization.tariff, organization.tariff),
         "role_label": ROLE_LABELS.get(user.role, user.role),
         "legal_form_label": LEGAL_FORMS.get(organization.legal_form, organization.legal_form),
         "phone_display": region.format_phone(user.phone),

@@ -34,7 +34,7 @@ def test_the_page_has_three_password_fields_with_the_eye(signed_in):
 
 def test_it_is_linked_from_the_security_center_and_the_personal_data_page(signed_in):
     assert f'href="{PAGE}"' in page(signed_in, "/app/security/")
-    assert f'id="change-password" href="{PAGE}"' in page(signed_in, "/app/personal-data")
+    assert f'<a href="{PAGE}">Change password</a>' in page(signed_in, "/app/personal-data")
 
 
 @pytest.mark.parametrize("htmx", [False, True])
