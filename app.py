@@ -28,7 +28,7 @@ from blueprints.errors import error_response
 from config import ROOT, Config
 from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager, remember_page_language
 from models import User, db, open_database, write_transaction
-from services import passwords
+from services import invoice_document, passwords
 from services.sessions import CookieSessions, end_session, live_session
 
 STATIC_DIR = ROOT / "static"
@@ -82,6 +82,7 @@ def create_app(config=None):
     # Tests hand in one Database for the whole run; otherwise it is opened from DATABASE_URL.
     db.initialize(app.config.get("DATABASE") or open_database(app.config["DATABASE_URL"]))
     passwords.configure(app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_TIME_COST"])
+    invoice_document.check_seller(app.config)  # requisites with wrong check digits never reach an invoice
 
     init_extensions(app)
     bounds.install(app)  # the bounded <int:...> converter, before any rule is added

@@ -95,7 +95,19 @@ class Config:
     ACCOUNT_DELETION_DAYS = env_int("ACCOUNT_DELETION_DAYS", 14)
     EXPORT_KEEP_DAYS = env_int("EXPORT_KEEP_DAYS", 7)
     EXPORT_POLL_SECONDS = env_int("EXPORT_POLL_SECONDS", 10)  # how soon a "Download my data" request starts
-    INVOICE_SELLER = os.environ.get("INVOICE_SELLER", "Kabinet")  # the operator named on invoices
+    INVOICE_SELLER = os.environ.get("INVOICE_SELLER", "Kabinet")  # the operator's name, when INVOICE_SELLER_NAME is unset
+    # The operator's requisites on invoices (README "Invoices"); each set value is checked at startup.
+    INVOICE_SELLER_NAME = os.environ.get("INVOICE_SELLER_NAME", "")  # ООО «Кабинет»
+    INVOICE_SELLER_INN = os.environ.get("INVOICE_SELLER_INN", "")  # 10 or 12 digits, check digits verified
+    INVOICE_SELLER_KPP = os.environ.get("INVOICE_SELLER_KPP", "")  # 9 characters (none for an entrepreneur)
+    INVOICE_SELLER_ADDRESS = os.environ.get("INVOICE_SELLER_ADDRESS", "")
+    INVOICE_SELLER_BANK = os.environ.get("INVOICE_SELLER_BANK", "")  # the bank's name and city
+    INVOICE_SELLER_BIC = os.environ.get("INVOICE_SELLER_BIC", "")  # БИК, 9 digits
+    INVOICE_SELLER_CORR_ACCOUNT = os.environ.get("INVOICE_SELLER_CORR_ACCOUNT", "")  # к/с, keyed with the BIC
+    INVOICE_SELLER_ACCOUNT = os.environ.get("INVOICE_SELLER_ACCOUNT", "")  # р/с, keyed with the BIC
+    INVOICE_SELLER_DIRECTOR = os.environ.get("INVOICE_SELLER_DIRECTOR", "")  # «Руководитель» signature line
+    INVOICE_SELLER_ACCOUNTANT = os.environ.get("INVOICE_SELLER_ACCOUNTANT", "")  # «Бухгалтер» signature line
+    INVOICE_VAT_RATE = os.environ.get("INVOICE_VAT_RATE", "")  # a percentage included in prices, e.g. 20; empty: «Без НДС»
 
     # Notifications (issue 7): the outbox job, retries, Telegram and Slack bots.
     NOTIFY_POLL_SECONDS = env_int("NOTIFY_POLL_SECONDS", 10)  # how often due outbox rows are delivered

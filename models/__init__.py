@@ -4,6 +4,6 @@ from .core import AuditEvent, Organization, SchedulerHeartbeat, Token, User, Use
 from .admin import Avatar, Client, ClientTag, ClientTagLink, EventComment, Group, GroupMember, GroupPermission, Impersonation, UserAdminSettings, UserAllowedTag
 from .mail import MailServer
 from .profile import OneTimeCode
-from .security import ApiKey, Challenge, Passkey, RecoveryCode, TotpSecret, Webhook, WebhookDelivery
-from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, ProcessingAgreement, StoredFile
+from .security import ApiKey, Challenge, Passkey, RecoveryCode, TotpSecret, Webhook, WebhookAttempt, WebhookDelivery
+from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, InvoiceLine, ProcessingAgreement, StoredFile
 from .notifications import LowBalanceAlert, Notification, NotificationPreference, Operation, OutboxMessage

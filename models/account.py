@@ -34,6 +34,8 @@ class Invoice(BaseModel):
     description = pw.CharField(max_length=300, default="")
     paid_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # VAT in percent, included in the prices, fixed when the invoice is issued; None: «Без НДС».
+    vat_rate = pw.DecimalField(max_digits=5, decimal_places=2, null=True)
 
     class Meta:
         indexes = (
@@ -42,6 +44,21 @@ class Invoice(BaseModel):
             (("organization", "issued_on", "id"), False),
             (("organization", "status", "issued_on", "id"), False),
         )
+
+
+class InvoiceLine(BaseModel):
+    """One line of an invoice: what is sold, how much of it and for how much (amount = quantity × price)."""
+
+    invoice = pw.ForeignKeyField(Invoice, backref="lines", on_delete="CASCADE")
+    position = pw.IntegerField(default=1)
+    description = pw.CharField(max_length=300, default="")  # empty: "Services for the period …", worded when shown
+    quantity = pw.DecimalField(max_digits=12, decimal_places=3, auto_round=True, default=1)
+    unit = pw.CharField(max_length=20, default="service")  # a key of services.invoice_document.UNIT_LABELS
+    price = pw.DecimalField(max_digits=14, decimal_places=2, auto_round=True)
+    amount = pw.DecimalField(max_digits=14, decimal_places=2, auto_round=True)
+
+    class Meta:
+        indexes = ((("invoice", "position"), False),)
 
 
 class BalanceEntry(BaseModel):
@@ -120,4 +137,4 @@ class DeletionRequest(BaseModel):
         indexes = ((("user", "cancelled_at"), False),)
 
 
-ACCOUNT_MODELS = [BillingDetails, Invoice, BalanceEntry, StoredFile, ProcessingAgreement, DataExport, DeletionRequest]
+ACCOUNT_MODELS = [BillingDetails, Invoice, InvoiceLine, BalanceEntry, StoredFile, ProcessingAgreement, DataExport, DeletionRequest]

@@ -71,6 +71,9 @@ class Webhook(BaseModel):
     secret_encrypted = EncryptedField()  # Fernet token (services.crypto); the secret is shown once
     enabled = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # After "Make a new secret" with an overlap, the old secret also signs until previous_secret_until.
+    previous_secret_encrypted = EncryptedField(default="")
+    previous_secret_until = pw.DateTimeField(null=True)
 
     @property
     def event_list(self):
@@ -97,6 +100,23 @@ class WebhookDelivery(BaseModel):
         indexes = ((("webhook", "created_at"), False),)
 
 
+class WebhookAttempt(BaseModel):
+    """One attempt of a delivery as the integrator sees it: what was sent and what came back."""
+
+    delivery = pw.ForeignKeyField(WebhookDelivery, backref="attempt_log", on_delete="CASCADE")
+    number = pw.IntegerField()
+    started_at = pw.DateTimeField(default=utcnow)
+    request_headers = pw.TextField(default="[]")  # JSON [[name, value], ...]; the body is the delivery's payload
+    status_code = pw.IntegerField(null=True)
+    response_headers = pw.TextField(default="[]")  # JSON [[name, value], ...]
+    response_body = pw.TextField(default="")  # the first 4 KB, decoded as UTF-8 with replacements
+    duration_ms = pw.IntegerField(null=True)
+    error = pw.CharField(max_length=300, default="")
+
+    class Meta:
+        indexes = ((("delivery", "number"), False),)
+
+
 class Passkey(BaseModel):
     """A WebAuthn credential (security key or platform authenticator) a person uses as a second factor.
 
@@ -115,4 +135,5 @@ class Passkey(BaseModel):
 
 
 SECURITY_MODELS = [TotpSecret, RecoveryCode, Challenge, ApiKey, Webhook, WebhookDelivery]
+WEBHOOK_ATTEMPT_MODELS = [WebhookAttempt]  # created by migration m0350
 PASSKEY_MODELS = [Passkey]  # created by migration m0320

@@ -5,11 +5,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import peewee as pw
-from flask_babel import format_currency, format_date
+from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models import BalanceEntry, Invoice, Organization, User, db, utcnow, write_transaction
+from models import BalanceEntry, Invoice, InvoiceLine, Organization, User, db, utcnow, write_transaction
 
 from . import audit, notifications
 
@@ -42,10 +42,18 @@ def next_number(organization_id, issued_on):
     return f"{prefix}{n:04d}"
 
 
+CONFIGURED = object()
+
+
 def issue_invoice(organization, amount, period_start, period_end, issued_on=None, number=None, currency=None,
-                  description="", actor=None, status="issued"):
-    """Create an invoice; a given `number` must be new for the organization."""
+                  description="", actor=None, status="issued", vat_rate=CONFIGURED):
+    """Create an invoice with one line (its description and amount); a given `number` must be new for the
+    organization. The VAT rate is INVOICE_VAT_RATE unless given (None: no VAT), fixed from then on."""
     issued_on = issued_on or date.today()
+    if vat_rate is CONFIGURED:
+        from services.invoice_document import configured_vat_rate
+
+        vat_rate = configured_vat_rate()
     if period_end < period_start:
         raise InvoiceError(_l("The period ends before it starts."))
     if Decimal(amount) <= 0:
@@ -59,8 +67,10 @@ def issue_invoice(organization, amount, period_start, period_end, issued_on=None
             invoice = Invoice.create(
                 organization=organization, number=number, issued_on=issued_on, period_start=period_start,
                 period_end=period_end, amount=Decimal(amount), currency=currency or organization.currency,
-                description=description, status="issued",
+                description=description, status="issued", vat_rate=vat_rate,
             )
+            InvoiceLine.create(invoice=invoice, position=1, description=description, quantity=1, unit="service",
+                               price=Decimal(amount), amount=Decimal(amount))
             audit.record("invoice.issued", actor=actor, organization=organization.id, target=number,
                          amount=str(amount))
             if status != "issued":
@@ -176,48 +186,11 @@ def money(amount, currency):
     return format_currency(amount, currency)
 
 
-def invoice_pdf(invoice, seller):
-    """The invoice as PDF bytes, in the current locale."""
-    from fpdf import FPDF
+def invoice_pdf(invoice, config):
+    """The invoice as PDF bytes, in the current locale (services.invoice_document)."""
+    from services.invoice_document import build, render_pdf
 
-    org = invoice.organization
-    billing = org_billing(org)
-    pdf = FPDF(format="A4")
-    pdf.set_title(_("Invoice %(number)s", number=invoice.number))
-    pdf.set_creator("Kabinet")
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    pdf.add_page()
-    pdf.set_margins(20, 20, 20)
-    pdf.set_font("DejaVu", "B", 18)
-    pdf.cell(0, 12, _("Invoice %(number)s", number=invoice.number), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 11)
-    pdf.cell(0, 7, _("Date: %(date)s", date=format_date(invoice.issued_on, "long")), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    rows = [
-        (_("Seller"), seller),
-        (_("Buyer"), org.name),
-        (_("TIN"), org.tin or "—"),
-        (_("KPP"), org.kpp or "—"),
-        (_("Legal address"), org.legal_address or "—"),
-    ]
-    if billing.bank_name:
-        rows.append((_("Bank"), f"{billing.bank_name}, {_('BIC')} {billing.bik}, {billing.account_number}"))
-    rows += [
-        (_("Period"), f"{format_date(invoice.period_start, 'medium')} — {format_date(invoice.period_end, 'medium')}"),
-        (_("Description"), invoice.description or "—"),
-        (_("Status"), str(STATUS_LABELS[invoice.status])),
-    ]
-    for label, value in rows:
-        pdf.set_font("DejaVu", "B", 10)
-        pdf.cell(45, 7, label)
-        pdf.set_font("DejaVu", "", 10)
-        pdf.multi_cell(0, 7, value, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    pdf.set_font("DejaVu", "B", 14)
-    pdf.cell(0, 10, _("Amount due: %(amount)s", amount=money(invoice.amount, invoice.currency)),
-             new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    return render_pdf(build(invoice, config))
 
 
 def org_billing(organization):

@@ -20,8 +20,8 @@ def checked_addresses(server, config):
     """The server's host resolved once, every address public unless MAIL_ALLOW_PRIVATE (people must not
     scan the LAN), else webhooks.BlockedTarget; socket.gaierror when it does not resolve. The check and
     the mail connect to exactly these addresses: a DNS answer that changes in between cannot reach a
-    private one (the way webhooks connect, services.webhooks.resolve_checked)."""
-    from services.webhooks import resolve_checked
+    private one (the way webhooks connect, services.webhook_http.resolve_checked)."""
+    from services.webhook_http import resolve_checked
 
     allow_private = bool(config.get("MAIL_ALLOW_PRIVATE"))
     return resolve_checked(server.host, server.port, lambda address: allow_private or address.is_global)
@@ -43,7 +43,7 @@ def smtp_settings(server, config):
 
 def probe(server, config):
     """Check one server now (never raises); see services.smtp_probe for what is checked."""
-    from services.webhooks import BlockedTarget
+    from services.webhook_http import BlockedTarget
 
     try:
         addresses = checked_addresses(server, config)
@@ -141,7 +141,7 @@ def send_mail(server, to, subject, text, html=None, config=None):
         from flask import current_app
 
         config = current_app.config
-    from services.webhooks import BlockedTarget
+    from services.webhook_http import BlockedTarget
 
     try:
         addresses = checked_addresses(server, config)

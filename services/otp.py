@@ -7,6 +7,7 @@ import secrets
 import time
 from datetime import timedelta
 
+import peewee
 import pyotp
 import segno
 
@@ -236,3 +237,16 @@ def check_second_factor(user, code, challenge=None):
     if use_recovery_code(user, code):
         return "recovery"
     return None
+
+
+def use_once(user, purpose, value):
+    """Record `value` (e.g. a WebAuthn challenge kept in the session) as used by `user`; False when it was
+    used before — the unique token hash decides, also between racing requests."""
+    now = utcnow()
+    try:
+        with db.atomic():
+            Challenge.create(user=user, purpose=purpose, token_hash=digest(f"{purpose}:{value}"), used_at=now,
+                             expires_at=now)
+    except peewee.IntegrityError:
+        return False
+    return True

@@ -1,4 +1,5 @@
-"""Passkeys (WebAuthn security keys and platform authenticators) as a second factor.
+"""Passkeys (WebAuthn security keys and platform authenticators): a second factor, and with a
+discoverable credential and user verification a sign-in of its own ("Sign in with a passkey").
 
 Plain functions around the `webauthn` library: the options a browser needs for
 navigator.credentials.create()/get(), the checks of what it sends back, and the stored credentials.
@@ -73,10 +74,11 @@ def registration_options(rp, user, existing, handle_key):
         user_id=user_handle(user, handle_key),
         user_display_name=user.full_name or user.email,
         timeout=TIMEOUT_MS,
-        # A second factor after the password: any key will do, no PIN needed, nothing stored on the key.
+        # A second factor after the password, and where the authenticator can keep it (a discoverable
+        # credential, with a PIN or biometric) also a way to sign in without the password.
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.DISCOURAGED,
-            user_verification=UserVerificationRequirement.DISCOURAGED,
+            resident_key=ResidentKeyRequirement.PREFERRED,
+            user_verification=UserVerificationRequirement.PREFERRED,
         ),
         exclude_credentials=[descriptor(p) for p in existing],  # the same key is not registered twice
     )
@@ -172,3 +174,47 @@ def passkeys_of(user):
 
 def remove_all(user):
     Passkey.delete().where(Passkey.user == user).execute()
+
+
+def discovery_options(rp):
+    """For "Sign in with a passkey": no e-mail yet, so no list of keys — the authenticator offers the
+    discoverable credentials it holds for us, and must verify the person (PIN or biometric)."""
+    options = generate_authentication_options(
+        rp_id=rp.id, timeout=TIMEOUT_MS, allow_credentials=[], user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    return options_to_json(options), bytes_to_base64url(options.challenge)
+
+
+def verify_discovered(rp, challenge, credential, handle_key):
+    """Check a discoverable assertion: a known credential, its user handle the person's own, signed over
+    `challenge` with the person verified by the authenticator. Returns the Passkey (its use recorded)."""
+    check_credential_shape(credential)
+    credential_id = credential.get("id")
+    passkey = Passkey.get_or_none(Passkey.credential_id == credential_id) if isinstance(credential_id, str) else None
+    if passkey is None:
+        raise PasskeyError("unknown credential")
+    response = credential.get("response") if isinstance(credential.get("response"), dict) else {}
+    handle = response.get("userHandle")
+    expected = bytes_to_base64url(user_handle(passkey.user, handle_key))
+    if not isinstance(handle, str) or not hmac.compare_digest(handle.rstrip("="), expected):
+        raise PasskeyError("user handle")
+    try:
+        verified = verify_authentication_response(
+            credential=credential,
+            expected_challenge=base64url_to_bytes(challenge),
+            expected_rp_id=rp.id,
+            expected_origin=rp.origin,
+            credential_public_key=base64url_to_bytes(passkey.public_key),
+            credential_current_sign_count=passkey.sign_count,
+            require_user_verification=True,
+        )
+    except BAD_INPUT as exc:
+        raise PasskeyError(f"assertion: {exc}") from None
+    updated = (
+        Passkey.update(sign_count=verified.new_sign_count, last_used_at=utcnow())
+        .where(Passkey.id == passkey.id, Passkey.sign_count == passkey.sign_count)
+        .execute()
+    )
+    if updated != 1:
+        raise PasskeyError("counter moved")
+    return passkey

@@ -7,27 +7,22 @@ The scheduler job `deliver_due()` sends them: each row is claimed atomically bef
 workers never send one delivery twice. A claim holds a lease; a worker that dies mid-send leaves a
 row that another takes over once the lease runs out (that attempt counts).
 
-Each attempt is one JSON POST with
-    Kabinet-Event: <type>   Kabinet-Delivery: <id>   Kabinet-Timestamp: <unix seconds>
-    Kabinet-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the endpoint's secret>
-A 2xx answer delivers it; anything else (or no answer within WEBHOOK_TIMEOUT, in all) costs one
-attempt and the next waits WEBHOOK_RETRY_SECONDS * 2**(attempt-1); after WEBHOOK_MAX_ATTEMPTS it
-is marked failed. Redirects are never followed (http.client does not follow them).
-
-SSRF (SECURITY.md 26): the host is resolved, every address must be public (or allowed by
-WEBHOOK_ALLOW_PRIVATE / WEBHOOK_ALLOWED_PRIVATE), and the connection goes to the address that was
-checked, so a second DNS answer cannot point the request somewhere else.
+Each attempt is one JSON POST signed twice (services.webhook_signing): Kabinet's headers
+    Kabinet-Event, Kabinet-Delivery, Kabinet-Timestamp, Kabinet-Signature: v1=<hex>[,v1=<hex>]
+and the Standard Webhooks ones (webhook-id, webhook-timestamp, webhook-signature). A 2xx answer
+delivers it; anything else (or no answer within WEBHOOK_TIMEOUT, in all) costs one attempt and the
+next waits WEBHOOK_RETRY_SECONDS * 2**(attempt-1); after WEBHOOK_MAX_ATTEMPTS it is marked failed.
+Every attempt is logged as a WebhookAttempt (request headers, the answer's status, headers, first
+4 KB and timing) and kept as long as its delivery (WEBHOOK_KEEP_DAYS). The request itself and the
+SSRF checks are services.webhook_http's.
 """
-import hashlib
-import hmac
+import base64
 import http.client
 import ipaddress
 import json
 import logging
 import secrets
 import socket
-import ssl
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -36,8 +31,10 @@ from urllib.parse import urlsplit
 import peewee
 from flask_babel import lazy_gettext as _l
 
-from models import Prepared, Webhook, WebhookDelivery, db, utcnow
-from services import crypto
+from models import Prepared, Webhook, WebhookAttempt, WebhookDelivery, db, utcnow
+from services import crypto, webhook_signing
+from services.webhook_http import BlockedTarget, address_allowed, checked_address, post  # noqa: F401 (re-exported)
+from services.webhook_signing import signature, verify  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +49,7 @@ TEST_EVENT = "webhook.test"
 URL_MAX = 500
 MAX_ENDPOINTS = 10  # per organization
 USER_AGENT = "Kabinet-Webhooks/1"
-RESPONSE_READ_MAX = 1024  # bytes of a receiver's answer we read (and drop)
+OVERLAP_CHOICES = (0, 1, 24, 72, 168)  # hours the previous secret may keep signing after a rotation
 BATCH = 50  # deliveries one job run claims at a time
 
 # Audit actions that are also webhook events (services.audit.record calls `emit_for_audit`).
@@ -84,15 +81,12 @@ AUDIT_EVENTS = {
 }
 
 
-class BlockedTarget(Exception):
-    """The URL's host resolves to an address deliveries may not reach."""
-
-
 # --- endpoints --------------------------------------------------------------------------------
 
 
 def new_secret():
-    return "whsec_" + secrets.token_urlsafe(32)
+    """`whsec_` and 32 random bytes in standard base64: the Standard Webhooks secret format."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def url_problem(url, config):
@@ -137,10 +131,24 @@ def create_endpoint(organization, user, url, events, config=None):
     return row, secret
 
 
-def rotate_secret(hook, config=None):
+def rotate_secret(hook, config=None, overlap_hours=0):
+    """A new secret; with `overlap_hours` the current one keeps signing (beside the new) that long, so a
+    receiver can switch without losing events. Returns the new secret (shown once)."""
     secret = new_secret()
-    Webhook.update(secret_encrypted=crypto.encrypt(secret, config)).where(Webhook.id == hook.id).execute()
+    until = utcnow() + timedelta(hours=overlap_hours) if overlap_hours else None
+    Webhook.update(secret_encrypted=crypto.encrypt(secret, config),
+                   previous_secret_encrypted=hook.secret_encrypted if until else "",
+                   previous_secret_until=until).where(Webhook.id == hook.id).execute()
     return secret
+
+
+def signing_secrets(hook, config, now=None):
+    """The secrets that sign now: the current one, then the previous one while its overlap lasts."""
+    found = [crypto.decrypt(hook.secret_encrypted, config)]
+    now = now or utcnow()
+    if hook.previous_secret_encrypted and hook.previous_secret_until and hook.previous_secret_until > now:
+        found.append(crypto.decrypt(hook.previous_secret_encrypted, config))
+    return found
 
 
 # --- emitting ---------------------------------------------------------------------------------
@@ -196,145 +204,17 @@ def queue_test(hook):
                                   payload=envelope(TEST_EVENT, hook.organization_id, data), next_attempt_at=utcnow())
 
 
-# --- signing ----------------------------------------------------------------------------------
+def queue_again(delivery):
+    """"Send again": a new delivery of the same event body (same event id) to the same endpoint."""
+    return WebhookDelivery.create(webhook=delivery.webhook_id, event=delivery.event, payload=delivery.payload,
+                                  next_attempt_at=utcnow())
 
 
-def signature(secret, timestamp, body):
-    """v1 signature: hex HMAC-SHA256 over "<timestamp>.<body>" (body as the exact bytes sent)."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def verify(secret, timestamp, body, header, tolerance=300, now=None):
-    """What a receiver does (see the README): check the age and compare the signature in constant time."""
-    now = time.time() if now is None else now
+def event_id(payload):
     try:
-        if abs(now - int(timestamp)) > tolerance:
-            return False
-    except (TypeError, ValueError):
-        return False
-    expected = "v1=" + signature(secret, timestamp, body)
-    return hmac.compare_digest(expected, header or "")
-
-
-# --- SSRF -------------------------------------------------------------------------------------
-
-
-def allowed_networks(config):
-    nets = []
-    for part in (config.get("WEBHOOK_ALLOWED_PRIVATE") or "").replace(";", ",").split(","):
-        part = part.strip()
-        if part:
-            try:
-                nets.append(ipaddress.ip_network(part, strict=False))
-            except ValueError:
-                log.warning("WEBHOOK_ALLOWED_PRIVATE: %r is not an address or network", part)
-    return nets
-
-
-def address_allowed(address, config):
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    if address.is_global and not address.is_multicast:
-        return True
-    if config.get("WEBHOOK_ALLOW_PRIVATE"):
-        return not address.is_multicast and not address.is_unspecified
-    return any(address in net for net in allowed_networks(config))
-
-
-def resolve_checked(host, port, allowed):
-    """`host` resolved once: getaddrinfo's answers, every address passing `allowed(ip_address)` (else
-    BlockedTarget). Callers connect to these answers and never look the name up again, so a DNS answer
-    that changes between the check and the connection cannot reach an address that was not checked
-    (webhooks here, people's mail servers in services.mail_servers). socket.gaierror when it does not resolve."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except UnicodeError as exc:
-        raise socket.gaierror(f"cannot resolve {host}: {exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not addresses or not all(allowed(a) for a in addresses):
-        raise BlockedTarget("address not allowed (private, loopback or link-local)")
-    return infos
-
-
-def checked_address(host, port, config):
-    """The address to connect to: every address the name resolves to must be allowed (else BlockedTarget)."""
-    try:
-        infos = resolve_checked(host, port, lambda address: address_allowed(address, config))
-    except OSError as exc:
-        raise OSError(f"cannot resolve {host}: {exc}") from None
-    return infos[0][0], infos[0][4]
-
-
-class PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address checked beforehand, whatever the name resolves to now."""
-
-    def __init__(self, host, port, family, sockaddr, timeout):
-        super().__init__(host, port, timeout=timeout)
-        self._family, self._sockaddr = family, sockaddr
-
-    def _open(self):
-        sock = socket.socket(self._family, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._sockaddr)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-
-    def connect(self):
-        self.sock = self._open()
-
-
-class PinnedHTTPSConnection(PinnedHTTPConnection):
-    def __init__(self, host, port, family, sockaddr, timeout, context=None):
-        super().__init__(host, port, family, sockaddr, timeout)
-        self._context = context or ssl.create_default_context()
-
-    def connect(self):
-        self.sock = self._context.wrap_socket(self._open(), server_hostname=self.host)
-
-
-def post(url, body, headers, config):
-    """One POST; returns the status code. Raises OSError/BlockedTarget/HTTPException. The whole
-    exchange (connect, send, answer) is cut off after WEBHOOK_TIMEOUT seconds."""
-    timeout = float(config.get("WEBHOOK_TIMEOUT") or 5)
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
-    family, sockaddr = checked_address(parts.hostname, port, config)
-    cls = PinnedHTTPSConnection if https else PinnedHTTPConnection
-    kwargs = {"context": config.get("WEBHOOK_SSL_CONTEXT")} if https else {}
-    conn = cls(parts.hostname, port, family, sockaddr, timeout, **kwargs)
-    # A receiver that trickles bytes would reset the socket timeout forever: a timer ends it.
-    expired = threading.Event()
-
-    def cut_off():
-        expired.set()
-        try:
-            if conn.sock is not None:
-                conn.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    deadline = threading.Timer(timeout, cut_off)
-    deadline.daemon = True
-    deadline.start()
-    try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read(RESPONSE_READ_MAX)
-    except OSError:
-        if expired.is_set():
-            raise TimeoutError("timed out") from None
-        raise
-    finally:
-        deadline.cancel()
-        conn.close()
-    if expired.is_set():  # the answer was cut off half-way: whatever was parsed does not count
-        raise TimeoutError("timed out")
-    return response.status
+        return str(json.loads(payload).get("id") or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 # --- delivering -------------------------------------------------------------------------------
@@ -387,21 +267,20 @@ def attempt(delivery_id, config):
     if delivery is None:
         return None
     hook = Webhook.get_or_none(Webhook.id == delivery.webhook_id)
-    status, error = None, ""
-    started = time.monotonic()
+    status, error, sent_headers, answer = None, "", {}, None
+    started_at, started = utcnow(), time.monotonic()
     if hook is None or not hook.enabled:
         error = "endpoint disabled"
     else:
         body = delivery.payload.encode()
         timestamp = str(int(time.time()))
         try:
-            secret = crypto.decrypt(hook.secret_encrypted, config)
-            headers = {
-                "Content-Type": "application/json", "User-Agent": USER_AGENT,
-                "Kabinet-Event": delivery.event, "Kabinet-Delivery": str(delivery.id),
-                "Kabinet-Timestamp": timestamp, "Kabinet-Signature": "v1=" + signature(secret, timestamp, body),
-            }
-            status = post(hook.url, body, headers, config)
+            sent_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                            **webhook_signing.headers(signing_secrets(hook, config), delivery.event, delivery.id,
+                                                      event_id(delivery.payload) or f"delivery-{delivery.id}",
+                                                      timestamp, body)}
+            answer = post(hook.url, body, sent_headers, config)
+            status = answer.status
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except crypto.DecryptError:
@@ -419,13 +298,31 @@ def attempt(delivery_id, config):
         state, next_at = "failed", None
     else:
         state, next_at = "pending", now + timedelta(seconds=retry_delay(config, delivery.attempts))
-    WebhookDelivery.update(
-        state=state, status_code=status, duration_ms=duration, error=error[:300], last_attempt_at=now,
-        next_attempt_at=next_at, locked_until=None,
-    ).where(WebhookDelivery.id == delivery.id, WebhookDelivery.attempts == delivery.attempts).execute()
+    with db.atomic():
+        updated = WebhookDelivery.update(
+            state=state, status_code=status, duration_ms=duration, error=error[:300], last_attempt_at=now,
+            next_attempt_at=next_at, locked_until=None,
+        ).where(WebhookDelivery.id == delivery.id, WebhookDelivery.attempts == delivery.attempts).execute()
+        if updated:
+            log_attempt(delivery, started_at, sent_headers, answer, duration, error)
     if error:
         log.info("webhook delivery %s attempt %s: %s", delivery.id, delivery.attempts, error)
     return state
+
+
+def log_attempt(delivery, started_at, sent_headers, answer, duration, error):
+    """The attempt as the integrator debugs it: what went out (headers; the body is the payload) and
+    what came back (status, headers, the first bytes of the body)."""
+    host = urlsplit(delivery.webhook.url).netloc if delivery.webhook_id else ""
+    request_headers = [["Host", host], *sent_headers.items()] if sent_headers else []
+    WebhookAttempt.create(
+        delivery=delivery.id, number=delivery.attempts, started_at=started_at,
+        request_headers=json.dumps(request_headers, ensure_ascii=False),
+        status_code=answer.status if answer else None,
+        response_headers=json.dumps(answer.headers if answer else [], ensure_ascii=False),
+        response_body=answer.body.decode("utf-8", "replace") if answer else "", duration_ms=duration,
+        error=error[:300],
+    )
 
 
 def deliver_now(delivery_id, config):
@@ -472,5 +369,8 @@ def purge_old_deliveries(config=None):
 
         config = current_app.config
     cutoff = utcnow() - timedelta(days=int(config.get("WEBHOOK_KEEP_DAYS", 30)))
-    return WebhookDelivery.delete().where(WebhookDelivery.state.in_(("delivered", "failed")),
-                                          WebhookDelivery.created_at < cutoff).execute()
+    old = WebhookDelivery.select(WebhookDelivery.id).where(WebhookDelivery.state.in_(("delivered", "failed")),
+                                                            WebhookDelivery.created_at < cutoff)
+    with db.atomic():  # the attempts go with their delivery (also where foreign keys do not cascade)
+        WebhookAttempt.delete().where(WebhookAttempt.delivery.in_(old)).execute()
+        return WebhookDelivery.delete().where(WebhookDelivery.id.in_(old)).execute()

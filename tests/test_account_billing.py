@@ -173,7 +173,7 @@ def test_invoice_page_and_pdf_are_for_the_organization_only(viewer, org):
     other = Organization.create(name="Чужая")
     theirs = invoices.issue_invoice(other, "5.00", date(2026, 1, 1), date(2026, 1, 31))
     page = viewer.get(f"/app/account/invoices/{invoice.id}").get_data(as_text=True)
-    assert "Invoice 2026-0001" in page and "RUB" in page and "1,000.00" in page
+    assert "Invoice No. 2026-0001 of" in page and "RUB" in page and "1,000.00" in page
     pdf = viewer.get(f"/app/account/invoices/{invoice.id}.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
     assert pdf.headers["Content-Disposition"].startswith("attachment;")
@@ -191,7 +191,7 @@ def test_russian_pdf_carries_cyrillic_text(client, org):
     # The text's ToUnicode map lists the letters of "Счёт" (С ч ё т), so the title is Russian, not boxes.
     assert all(code in pdf.upper() for code in (b"<0421>", b"<0447>", b"<0451>", b"<0442>"))
     page = client.get(f"/app/account/invoices/{invoice.id}").get_data(as_text=True)
-    assert "Счёт 2026-0001" in page
+    assert "Счёт на оплату № 2026-0001 от" in page
 
 
 def test_issuing_an_invoice_and_paying_it_moves_the_balance_with_its_cause(editor, org):

@@ -307,3 +307,35 @@ def test_times_show_in_the_persons_zone(signed_in, user):
     # No zone chosen: derived from the country.
     User.update(time_zone=None, country="RU").where(User.id == user.id).execute()
     assert "1/15/26, 3:00\u202fPM" in page(signed_in)
+
+
+def balance_cell(html):
+    return re.search(r'<dd id="balance">(.*?)</dd>', html, re.S).group(1)
+
+
+def test_the_balance_links_to_the_settlements_for_those_who_may_see_them(signed_in, user, org):
+    from services.permissions import grant
+
+    Organization.update(tariff="standard", balance="1234.50").where(Organization.id == org.id).execute()
+    assert "<a " not in balance_cell(page(signed_in))  # no billing.view: the balance, no link to a closed page
+    grant(user, "billing.view")
+    cell = balance_cell(page(signed_in))
+    assert '<a href="/app/account/balance">RUB\u00a01,234.50</a>' in cell
+    assert signed_in.get("/app/account/balance").status_code == 200
+    Organization.update(tariff="corporate").where(Organization.id == org.id).execute()
+    cell = balance_cell(page(signed_in))
+    assert "corporate tariff" in cell and "<a " not in cell  # no figure to follow
+
+
+@pytest.mark.parametrize(
+    "language,tariff,label",
+    [("en", "standard", "Standard"), ("en", "corporate", "Corporate"), ("ru", "prepaid", "Предоплатный"),
+     ("ru", "corporate", "Корпоративный"), ("ru", "standard", "Стандартный")],
+)
+def test_the_tariff_is_shown_translated(signed_in, user, org, language, tariff, label):
+    from services.permissions import grant
+
+    grant(user, "billing.view")
+    User.update(language=language).where(User.id == user.id).execute()
+    Organization.update(tariff=tariff).where(Organization.id == org.id).execute()
+    assert re.search(r'id="tariff">[^<]*' + label, page(signed_in, "/app/account/balance"))

@@ -22,6 +22,7 @@ class SoftKey:
         self.private_key = ec.generate_private_key(ec.SECP256R1())
         self.credential_id = os.urandom(32)
         self.counter = 0
+        self.user_handle = None  # set by register(): a discoverable credential keeps it and sends it back
 
     @property
     def id(self):
@@ -43,6 +44,7 @@ class SoftKey:
     def register(self, options, origin=None, rp_id=None):
         """The JSON a browser posts after navigator.credentials.create(options["publicKey"])."""
         challenge = options["publicKey"]["challenge"]
+        self.user_handle = options["publicKey"]["user"]["id"]
         attested = bytes(16) + struct.pack(">H", len(self.credential_id)) + self.credential_id + self.cose_public_key()
         auth_data = self.auth_data(FLAG_UP | FLAG_UV | FLAG_AT, attested, rp_id)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
@@ -58,12 +60,13 @@ class SoftKey:
             "clientExtensionResults": {},
         }
 
-    def sign(self, options, origin=None, rp_id=None, challenge=None, bump=True):
-        """The JSON a browser posts after navigator.credentials.get(options["publicKey"])."""
+    def sign(self, options, origin=None, rp_id=None, challenge=None, bump=True, verified=True, user_handle=None):
+        """The JSON a browser posts after navigator.credentials.get(options["publicKey"]); with `user_handle`
+        (the one kept at registration, or another) as a discoverable credential answers."""
         if bump:
             self.counter += 1
         challenge = challenge or options["publicKey"]["challenge"]
-        auth_data = self.auth_data(FLAG_UP | FLAG_UV, rp_id=rp_id)
+        auth_data = self.auth_data(FLAG_UP | (FLAG_UV if verified else 0), rp_id=rp_id)
         client_data = self.client_data("webauthn.get", challenge, origin)
         signature = self.private_key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
         return {
@@ -74,6 +77,7 @@ class SoftKey:
                 "clientDataJSON": bytes_to_base64url(client_data),
                 "authenticatorData": bytes_to_base64url(auth_data),
                 "signature": bytes_to_base64url(signature),
+                **({"userHandle": user_handle} if user_handle else {}),
             },
             "clientExtensionResults": {},
         }

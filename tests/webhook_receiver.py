@@ -11,6 +11,7 @@ class Receiver:
         self.mode = "ok"  # ok | 500 | hang | redirect | trickle
         self.release = threading.Event()
         self.url = ""
+        self.answer = b"ok"  # the body of every answer (a long one shows the 4 KB cut in the log)
 
     def bodies(self):
         return [body for _path, _headers, body in self.requests]
@@ -47,9 +48,10 @@ def handler_for(receiver):
             self.send_response(status)
             if mode == "redirect":
                 self.send_header("Location", receiver.url + "redirected")
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(receiver.answer)))
+            self.send_header("X-Receiver", "kabinet-tests")
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(receiver.answer)
 
     return Handler
 

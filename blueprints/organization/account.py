@@ -33,7 +33,7 @@ from blueprints.forms import (
     required,
     tin_check,
 )
-from blueprints.person.profile import LEGAL_FORMS, balance_info
+from blueprints.person.profile import LEGAL_FORMS, TARIFF_LABELS, balance_info
 
 bp = Blueprint("account", __name__, url_prefix="/app/account")
 
@@ -241,7 +241,7 @@ def balance():
     org = Organization.get_by_id(current_user.organization_id)
     rows, cursor = invoices.balance_history(org.id, before=before)
     return render("account/balance.html", block="balance_rows", org=org, rows=rows, cause_text=invoices.cause_text,
-                  balance=balance_info(org),
+                  balance=balance_info(org), tariff_label=TARIFF_LABELS.get(org.tariff, org.tariff),
                   next_url=url_for("account.balance", before=cursor) if cursor else None,
                   first_url=url_for("account.balance") if before else None, money=invoices.money)
 

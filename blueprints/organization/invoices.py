@@ -1,6 +1,7 @@
 """The organization's invoices: the list with its search, one invoice as a page and a PDF, issuing one and changing its status."""
 from datetime import date
 from decimal import Decimal
+from urllib.parse import quote
 
 from flask import current_app, flash, make_response, request, url_for
 from flask_babel import gettext as _
@@ -19,7 +20,7 @@ from models import (
     Invoice,
     Organization,
 )
-from services import invoices
+from services import invoice_document, invoices
 from services.permissions import has_permission, permission_required
 
 NUMBER_PATTERN = r"^[\w\-/. ]*$"
@@ -70,9 +71,7 @@ def invoice_list():
 @permission_required("billing.view")
 def invoice_page(invoice_id):
     invoice = own(Invoice, invoice_id)
-    org = invoice.organization
-    return render("account/invoice.html", invoice=invoice, org=org, details=invoices.org_billing(org),
-                  seller=current_app.config["INVOICE_SELLER"], money=invoices.money,
+    return render("account/invoice.html", invoice=invoice, doc=invoice_document.build(invoice, current_app.config),
                   status_labels=invoices.STATUS_LABELS, next_statuses=invoices.NEXT_STATUSES[invoice.status],
                   may_edit=has_permission(current_user, "billing.edit"))
 
@@ -81,9 +80,13 @@ def invoice_page(invoice_id):
 @permission_required("billing.view")
 def invoice_pdf(invoice_id):
     invoice = own(Invoice, invoice_id)
-    response = make_response(invoices.invoice_pdf(invoice, current_app.config["INVOICE_SELLER"]))
+    doc = invoice_document.build(invoice, current_app.config)
+    response = make_response(invoice_document.render_pdf(doc))
     response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'attachment; filename="invoice-{invoice.id}.pdf"'
+    # Named by the invoice number ("/" is not allowed in a file name); RFC 6266 for the translated word.
+    name = doc.filename.replace("/", "-").replace("\\", "-")
+    ascii_name = "invoice-" + invoice.number.replace("/", "-") + ".pdf"
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     return response
 
 

@@ -1,14 +1,17 @@
-"""Webhooks pages (/app/security/webhooks): an organization's endpoints, their secrets, the delivery log
-and "Send test event" (issue 5, seed 003). Owners and administrators only; the routes join the security
+"""Webhooks pages (/app/security/webhooks): an organization's endpoints, their secrets (rotated with an
+overlap), the delivery log with each delivery's detail page and "Send again", and "Send test event"
+(issue 5, seed 003). Owners and administrators only; the routes join the security
 blueprint, so re-authentication applies. Sending is services.webhooks' job."""
+import json
+
 from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import ValidationError
 
 from extensions import count_attempt, seconds_until_allowed
-from models import Organization, Webhook, WebhookDelivery, db, write_transaction
+from models import Organization, Webhook, WebhookAttempt, WebhookDelivery, db, utcnow, write_transaction
 from services import audit, webhooks
 
 from blueprints import render, see_other
@@ -19,6 +22,7 @@ from blueprints.person.security import ADMIN_ROLES, bp, me, owned_or_404
 
 PAGE = "security/webhooks.html"
 ENDPOINT_PAGE = "security/webhook.html"
+DELIVERY_PAGE = "security/webhook_delivery.html"
 LOG_PAGE = 25
 TEST_LIMIT = "10 per minute"  # test events one person may send
 
@@ -44,6 +48,21 @@ class WebhookForm(Form):
         problem = webhooks.url_problem(field.data or "", current_app.config)
         if problem:
             raise ValidationError(problem)
+
+
+OVERLAP_LABELS = {0: _l("No: the old secret stops signing at once"), 1: _l("1 hour"), 24: _l("1 day"),
+                  72: _l("3 days"), 168: _l("7 days")}  # one per webhooks.OVERLAP_CHOICES
+
+
+class RotateForm(Form):
+    overlap = SelectField(_l("Keep the old secret signing for"), default="24", validate_choice=False,
+                          choices=[SelectChoice(str(h), OVERLAP_LABELS[h]) for h in webhooks.OVERLAP_CHOICES],
+                          description=_l("Both secrets sign every delivery meanwhile, so your receiver can switch "
+                                         "without losing events."))
+
+    def validate_overlap(self, field):
+        if field.data not in [str(h) for h in webhooks.OVERLAP_CHOICES]:
+            raise ValidationError(_l("Choose one of the listed periods."))
 
 
 def admin():
@@ -89,7 +108,13 @@ def create_webhook():
                      secret=secret)
 
 
-def endpoint_page(hook, status=200, form=None, secret=None, block="endpoint_form"):
+def overlap_until(hook):
+    """When the previous secret stops signing, or None."""
+    until = hook.previous_secret_until
+    return until if hook.previous_secret_encrypted and until and until > utcnow() else None
+
+
+def endpoint_page(hook, status=200, form=None, secret=None, block="endpoint_form", rotate_form=None):
     query = WebhookDelivery.select().where(WebhookDelivery.webhook == hook.id)
     before = bounded_id(request.args.get("before"))
     if before is not None:
@@ -99,6 +124,7 @@ def endpoint_page(hook, status=200, form=None, secret=None, block="endpoint_form
     deliveries = deliveries[:LOG_PAGE]
     form = form or WebhookForm(formdata=None, url=hook.url, events=hook.event_list, enabled=hook.enabled)
     return render(ENDPOINT_PAGE, block=block, status=status, hook=hook, form=form, secret=secret,
+                  rotate_form=rotate_form or RotateForm(formdata=None), overlap_until=overlap_until(hook),
                   deliveries=deliveries, next_before=deliveries[-1].id if more else None,
                   event_labels={**webhooks.EVENT_TYPES, webhooks.TEST_EVENT: _("Test event")})
 
@@ -148,10 +174,67 @@ def test_webhook(hook_id):
 @bp.post("/webhooks/<int:hook_id>/secret")
 def rotate_webhook_secret(hook_id):
     hook = own_hook(hook_id)
+    form = RotateForm()
+    if not form.validate_on_submit():
+        return endpoint_page(hook, 422, block="secret_box", rotate_form=form)
+    hours = int(form.overlap.data)
     with db.atomic():
-        secret = webhooks.rotate_secret(hook)
-        audit.record("webhook.changed", actor=me(), target=hook.url, changed=["secret"], **client_meta())
-    return endpoint_page(hook, secret=secret, block="secret_box")
+        secret = webhooks.rotate_secret(hook, overlap_hours=hours)
+        audit.record("webhook.changed", actor=me(), target=hook.url, changed=["secret"], overlap_hours=hours,
+                     **client_meta())
+    return endpoint_page(Webhook.get_by_id(hook.id), secret=secret, block="secret_box")
+
+
+# --- one delivery ---------------------------------------------------------------------------------
+
+
+def own_delivery(hook, delivery_id):
+    return owned_or_404(WebhookDelivery, delivery_id, WebhookDelivery.webhook == hook.id)
+
+
+def pretty_json(text):
+    """The payload indented for reading (the bytes sent are the compact form)."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    except ValueError:
+        return text
+
+
+@bp.get("/webhooks/<int:hook_id>/deliveries/<int:delivery_id>")
+def webhook_delivery(hook_id, delivery_id):
+    hook = own_hook(hook_id)
+    delivery = own_delivery(hook, delivery_id)
+    attempts = list(WebhookAttempt.select().where(WebhookAttempt.delivery == delivery.id)
+                    .order_by(WebhookAttempt.number.desc(), WebhookAttempt.id.desc()))
+    for row in attempts:
+        row.sent = json.loads(row.request_headers or "[]")
+        row.answer_headers = json.loads(row.response_headers or "[]")
+    return render(DELIVERY_PAGE, hook=hook, delivery=delivery, attempts=attempts, body=pretty_json(delivery.payload),
+                  body_bytes=len(delivery.payload.encode()),
+                  event_labels={**webhooks.EVENT_TYPES, webhooks.TEST_EVENT: _("Test event")})
+
+
+@bp.post("/webhooks/<int:hook_id>/deliveries/<int:delivery_id>/again")
+def send_delivery_again(hook_id, delivery_id):
+    """A new delivery with the same event body, sent at once like a test event (and retried if it fails)."""
+    hook = own_hook(hook_id)
+    delivery = own_delivery(hook, delivery_id)
+    user = me()
+    wait = seconds_until_allowed(TEST_LIMIT, "webhook-test", str(user.id))
+    if wait:
+        flash(wait_message(wait), "error")
+        return see_other(url_for("security.webhook_delivery", hook_id=hook.id, delivery_id=delivery.id))
+    count_attempt(TEST_LIMIT, "webhook-test", str(user.id))
+    again = webhooks.queue_again(delivery)
+    state = webhooks.deliver_now(again.id, current_app.config)
+    again = WebhookDelivery.get_by_id(again.id)
+    if state == "delivered":
+        flash(_("Sent again and delivered: HTTP %(code)s in %(ms)s ms.", code=again.status_code,
+                ms=again.duration_ms), "success")
+    else:
+        flash(_("Sent again but not delivered (%(error)s). It will be retried.", error=again.error or _("no answer")),
+              "error")
+    return see_other(url_for("security.webhook_delivery", hook_id=hook.id, delivery_id=again.id))
 
 
 @bp.post("/webhooks/<int:hook_id>/delete")

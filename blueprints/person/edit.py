@@ -1,15 +1,16 @@
 """Seed 000's edit page: name, e-mail, phone and a new password in one form, saved after the current password."""
-from flask import flash, g, url_for
+from flask import flash, url_for
 from flask_babel import gettext as _
 
 from blueprints import render, see_other, wants_fragment
-from blueprints.auth import client_meta, notify_password_changed, wait_message
+from blueprints.auth import wait_message
 from blueprints.person.contacts import (
     current_password_ok,
     email_send_wait,
     send_email_change_link,
     send_phone_code,
 )
+from blueprints.person.password import password_changed, store_new_password
 from blueprints.person.profile import (
     EditForm,
     add_error,
@@ -19,8 +20,8 @@ from blueprints.person.profile import (
     profile_changed,
 )
 from extensions import count_attempt
-from models import User, db, utcnow
-from services import audit, passwords, region, sessions
+from models import User, db
+from services import passwords, region
 
 
 @bp.route("/personal-data/edit", methods=["GET", "POST"])
@@ -73,14 +74,9 @@ def edit():
             User.update(full_name=form.full_name.data).where(User.id == user.id).execute()
             profile_changed(user, ["full_name"])
         if changes["password"]:
-            User.update(password_hash=new_hash, password_changed_at=utcnow()).where(
-                User.id == user.id
-            ).execute()
-            ended = sessions.end_sessions(user, keep=g.user_session)
-            audit.record("password.changed", actor=user, target=user.email, other_sessions_ended=ended, **client_meta())
+            store_new_password(user, new_hash)
     if changes["password"]:
-        notify_password_changed(user)
-        flash(_("Your password has been changed. Other sessions were signed out."), "success")
+        password_changed(user)
     if changes["name"]:
         flash(_("Your name has been saved."), "success")
     if changes["email"]:

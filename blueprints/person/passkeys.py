@@ -1,5 +1,6 @@
 """Passkeys (WebAuthn): register security keys and platform authenticators under /app/security/passkeys,
-and use one as the second sign-in step (/login/passkey).
+use one as the second sign-in step (/login/passkey), or alone: "Sign in with a passkey" on the sign-in
+page (/login/passkey/discover, discoverable credentials with user verification).
 
 The browser part is static/js/passkeys.js: it asks for options (a POST, which stores a single-use,
 expiring challenge server-side), runs navigator.credentials.create()/get(), and posts the answer as JSON.
@@ -15,8 +16,8 @@ from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
 from extensions import count_attempt, seconds_until_allowed
-from models import Passkey
-from services import audit, otp
+from models import Passkey, utcnow
+from services import audit, ipallow, otp
 from services import passkeys as webauthn
 from services.passkeys import PasskeyError
 
@@ -253,3 +254,72 @@ def signin():
     next_url = safe_next(pending.data)
     sign_in(user, method="passkey")
     return jsonify(redirect=next_url)
+
+
+# --- signing in with a passkey alone ---------------------------------------------------------------
+# A discoverable credential with user verification (PIN or biometric) is something the person has and
+# knows or is: it stands for the password and the second factor together. The challenge waits in the
+# session (no person is known yet) for CHALLENGE_LIFETIME; once an assertion over it succeeds, its
+# digest is written as a used Challenge row (unique), so the same challenge never signs anyone in twice.
+
+DISCOVER_KEY = "passkey_discover"
+
+
+def discover_failed(message=None, status=400, user=None, reason=""):
+    count_attempt(current_app.config["LOGIN_LIMIT_PER_IP"], "login-ip", request.remote_addr or "unknown")
+    if user is not None:
+        audit.record("signin.failed", actor=user, target=user.email, step="passkey-only", reason=reason[:100],
+                     **client_meta())
+    return json_error(message or checking_failed(), status)
+
+
+def ip_wait():
+    return seconds_until_allowed(current_app.config["LOGIN_LIMIT_PER_IP"], "login-ip", request.remote_addr or "unknown")
+
+
+@login_bp.post("/discover/options")
+def discover_options():
+    """"Sign in with a passkey", step 1: options without a list of keys, and a challenge kept in the session."""
+    wait = ip_wait()
+    if wait:
+        return json_error(wait_message(wait), 429)
+    options, challenge = webauthn.discovery_options(relying_party())
+    expires = int((utcnow() + webauthn.CHALLENGE_LIFETIME).timestamp())
+    session[DISCOVER_KEY] = {"challenge": challenge, "expires": expires}
+    return current_app.response_class(f'{{"publicKey": {options}}}', mimetype="application/json")
+
+
+@login_bp.post("/discover")
+def discover():
+    """Step 2: the authenticator's signature, with the person verified, signs them in."""
+    if not request.is_json:  # JavaScript off: WebAuthn cannot run; the password form is right there
+        flash(_("Signing in with a passkey needs JavaScript. Sign in with your e-mail and password instead."), "error")
+        return see_other(url_for("auth.login"))
+    payload = json_payload()
+    if payload is None:
+        return json_error(checking_failed(), 400)
+    wait = ip_wait()
+    if wait:
+        return json_error(wait_message(wait), 429)
+    kept = session.pop(DISCOVER_KEY, None)
+    if (not isinstance(kept, dict) or not isinstance(kept.get("challenge"), str)
+            or not isinstance(kept.get("expires"), int) or kept["expires"] < utcnow().timestamp()):
+        return json_error(_("This request has expired. Try your passkey again."), 400)
+    try:
+        passkey = webauthn.verify_discovered(relying_party(), kept["challenge"], payload.get("credential"),
+                                             current_app.config["SECRET_KEY"])
+    except PasskeyError as exc:
+        known = Passkey.get_or_none(Passkey.credential_id == str((payload.get("credential") or {}).get("id", ""))[:1400]) \
+            if isinstance(payload.get("credential"), dict) else None
+        return discover_failed(user=known.user if known else None, reason=exc.reason)
+    user = passkey.user
+    if not otp.use_once(user, "passkey-login", kept["challenge"]):
+        return discover_failed(user=user, reason="challenge reused")
+    if not user.is_active:
+        return json_error(_("This account is disabled. Ask your administrator to enable it."), 403)
+    if not ipallow.sign_in_allowed(user, request.remote_addr or ""):
+        audit.record("signin.blocked", actor=user, target=user.email, **client_meta())
+        return json_error(_("Signing in from your address (%(ip)s) is not allowed for this account. Ask your "
+                            "administrator.", ip=request.remote_addr or "?"), 403)
+    sign_in(user, method="passkey-only")
+    return jsonify(redirect=safe_next(request.args.get("next")))

@@ -14,6 +14,7 @@ from wtforms.widgets import PasswordInput
 from extensions import locale_code, login_manager
 from models import Prepared, User, db
 from services import avatars, codes, email_change, region, webhooks
+from services.permissions import has_permission
 
 from blueprints import render, render_blocks, see_other, wants_fragment
 from blueprints.forms import (
@@ -35,6 +36,8 @@ PHONE_MAX = 32
 PUBLIC_ENDPOINTS = {"profile.confirm_email"}  # the link in the mail works in any browser
 
 ROLE_LABELS = {"owner": _l("Owner"), "admin": _l("Administrator"), "employee": _l("Employee")}
+# models.core.TARIFFS, as the person reads them.
+TARIFF_LABELS = {"standard": _l("Standard"), "prepaid": _l("Prepaid"), "corporate": _l("Corporate")}
 LEGAL_FORMS = {
     "llc": _l("Limited liability company (LLC)"),
     "ie": _l("Individual entrepreneur"),
@@ -228,6 +231,8 @@ def page_context(user, **overrides):
         "organization": organization,
         "balance": balance,
         "no_balance": no_balance,
+        # The balance links to the settlements (the balance history) for those who may see them.
+        "balance_url": url_for("account.balance") if has_permission(user, "billing.view") else None,
         "role_label": ROLE_LABELS.get(user.role, user.role),
         "legal_form_label": LEGAL_FORMS.get(organization.legal_form, organization.legal_form),
         "phone_display": region.format_phone(user.phone),

@@ -93,7 +93,8 @@ def go_to(url):
 @login_required
 def require_recent_password():
     """Every security page needs a password entered within REAUTH_MINUTES (SECURITY.md 11)."""
-    if request.endpoint != "security.reauth" and reauth_expired():
+    # The password page asks for the current password in its own POST (SECURITY.md 11).
+    if request.endpoint not in ("security.reauth", "security.password") and reauth_expired():
         back = request.full_path if request.method == "GET" else url_for("security.index")
         return go_to(url_for("security.reauth", next=back.rstrip("?")))
 

@@ -133,3 +133,39 @@ def test_without_javascript_the_pages_say_a_passkey_needs_it(browser, live_serve
     page.locator("#passkey-table button.danger").click()
     page.get_by_text("The passkey “My key” is removed").wait_for()
     page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_sign_in_with_a_passkey_alone(browser, live_server, anna, lang):
+    """A discoverable credential with user verification: "Sign in with a passkey" on the sign-in page,
+    no e-mail, no password, no code. Without JavaScript the button is not there and the password works."""
+    text = {"en": ("Sign in with a passkey", "Add a passkey", "Sign out"),
+            "ru": ("Войти с ключом доступа", "Добавить ключ доступа", "Выйти")}[lang]
+    page = new_page(browser, True, locale="ru-RU" if lang == "ru" else "en-US")
+    cdp, authenticator_id = virtual_authenticator(page)
+    base = local_url(live_server)
+    if lang == "ru":
+        anna.language = "ru"
+        anna.save()
+    sign_in_with_recovery_code(page, base, anna.codes[0])
+    page.goto(f"{base}/app/security/passkeys/")
+    page.fill("#name", "My key")
+    page.get_by_role("button", name=text[1]).click()
+    page.locator("#passkey-table").wait_for()
+    page.wait_for_function("document.querySelectorAll('#passkey-table input[type=text]').length === 1")
+    (credential,) = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"]
+    assert credential["isResidentCredential"], "a discoverable credential"
+    page.click(".menu summary")
+    page.get_by_role("button", name=text[2]).click()
+    page.wait_for_url("**/login")
+    page.get_by_role("button", name=text[0]).click()
+    page.wait_for_url("**/app/personal-data")
+    assert Passkey.get().last_used_at is not None
+    assert page.csp_violations == []
+    page.context.close()
+
+    nojs = new_page(browser, False)
+    nojs.goto(f"{base}/login")
+    assert not nojs.get_by_role("button", name="Sign in with a passkey").is_visible()
+    assert nojs.locator("#login-form").is_visible()
+    nojs.context.close()
