@@ -147,7 +147,7 @@ def init_extensions(app):
 def register_blueprints(app):
     from blueprints import (  # noqa: F401
         account, admin, api, auth, mail_servers, notifications, panel, passkeys, profile, security, security_api_keys,
-        security_webhooks,
+        security_service_keys, security_webhooks,
     )
 
     app.register_blueprint(auth.bp)
