@@ -272,3 +272,6 @@ COMPONENTS = {
         },
     },
 }
+
+# Routes other modules add to this blueprint (each module imports bp from here).
+from . import api_balance  # noqa: E402,F401

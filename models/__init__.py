@@ -7,4 +7,4 @@ from .profile import OneTimeCode
 from .security import ApiKey, Challenge, Passkey, RecoveryCode, TotpSecret, Webhook, WebhookDelivery
 from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, ProcessingAgreement, StoredFile
 from .notifications import LowBalanceAlert, Notification, NotificationPreference, Operation, OutboxMessage
-from .integrations import ServiceKey
+from .integrations import IdempotencyRecord, ServiceKey

@@ -42,4 +42,22 @@ class ServiceKey(BaseModel):
     user_id = None
 
 
+class IdempotencyRecord(BaseModel):
+    """The answer to a request sent with an Idempotency-Key, written in the same transaction as its effect.
+
+    The row is inserted first: a second request with the same key waits on the unique index until the
+    first commits, then reads the stored answer (services/idempotency.py)."""
+
+    organization = pw.ForeignKeyField(Organization, backref="+", on_delete="CASCADE")
+    key = pw.CharField(max_length=100)
+    request_hash = pw.CharField(max_length=64)  # SHA-256 of the method, path and JSON body
+    status = pw.IntegerField(default=0)
+    body = pw.TextField(default="")  # the JSON answer
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("organization", "key"), True),)
+
+
 SERVICE_KEY_MODELS = [ServiceKey]
+IDEMPOTENCY_MODELS = [IdempotencyRecord]

@@ -16,9 +16,16 @@ UNGUARDED = {"api.openapi", "api.not_found"}  # the public document, and the JSO
 # What a route answers when the key has the scope, with the bodies below (default: 200).
 OK_STATUS = {
     ("POST", "/api/v1/invoices"): 403,  # the scope is there, but the person lacks billing.edit
+    ("POST", "/api/v1/balance/charges"): 403,  # the same
+    ("POST", "/api/v1/balance/credits"): 403,
 }
-SERVICE_OK_STATUS = {}  # where a service key gets another answer than a person's key
-BODIES = {("PATCH", "/api/v1/me"): {"short_info": "Sent by the API"}}
+SERVICE_OK_STATUS = {  # where a service key gets another answer than a person's key
+    ("POST", "/api/v1/balance/charges"): 201,
+    ("POST", "/api/v1/balance/credits"): 201,
+}
+BODIES = {("PATCH", "/api/v1/me"): {"short_info": "Sent by the API"},
+          ("POST", "/api/v1/balance/charges"): {"amount": "1.00", "description": "walk"},
+          ("POST", "/api/v1/balance/credits"): {"amount": "1.00", "description": "walk"}}
 SECRET = "smtp-secret-never-shown"
 
 
@@ -56,6 +63,7 @@ def keys(app, user):
 
 def call(client, method, url, key):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers["Idempotency-Key"] = f"walk-{method}-{url}"
     return client.open(url, method=method, headers=headers, json=BODIES.get((method, url), {}))
 
 
