@@ -236,7 +236,8 @@ OPERATION_STATUS_LABELS = {"pending": _l("Pending"), "running": _l("In progress"
 def operations_context(user):
     before = request.args.get("before", "")
     before = int(before) if before.isdigit() and len(before) < 12 else None
-    shared = ("client_import",) if has_permission(user, "clients.view") else ()
+    # the product's jobs (POST /api/v1/operations) are the whole organization's
+    shared = ("product", "client_import") if has_permission(user, "clients.view") else ("product",)
     rows, next_before = operations_page(user, shared, before=before)
     return {"operations": rows, "next_before": next_before, "first_page": before is None,
             "running": any_active(user, shared), "kind_labels": OPERATION_KINDS,

@@ -195,7 +195,8 @@ def local_time(user, iso, locale):
     return format_datetime(moment, "medium", tzinfo=user_zone(user), locale=locale)
 
 
-OPERATION_KINDS = {"client_import": _l("Client import"), "data_export": _l("Data export")}
+OPERATION_KINDS = {"client_import": _l("Client import"), "data_export": _l("Data export"),
+                   "product": _l("Reported by the product")}
 
 
 def message_text(user, category, data, locale):
@@ -232,7 +233,7 @@ def message_text(user, category, data, locale):
         return _("Clients imported"), _("%(n)s client(s) were imported from %(file)s on %(time)s.",
                                         n=data.get("count", 0), file=data.get("file") or "CSV", time=when)
     if kind == "operation":
-        what = str(OPERATION_KINDS.get(data.get("operation_kind"), data.get("operation_kind", "")))
+        what = data.get("title") or str(OPERATION_KINDS.get(data.get("operation_kind"), data.get("operation_kind", "")))
         if data.get("status") == "failed":
             return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=data.get("error", ""))
         return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=data.get("result", ""))

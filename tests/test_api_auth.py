@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from models import MailServer, User, utcnow
+from models import MailServer, Operation, User, utcnow
 from services import apikeys, crypto, service_keys
 from tests.conftest import make_user
 from tests.test_every_route import routes
@@ -18,6 +18,10 @@ OK_STATUS = {
     ("POST", "/api/v1/invoices"): 403,  # the scope is there, but the person lacks billing.edit
     ("POST", "/api/v1/balance/charges"): 403,  # the same
     ("POST", "/api/v1/balance/credits"): 403,
+    ("POST", "/api/v1/operations"): 201,
+    # the walk goes in URL order: operation 1 fails first, so finishing or reporting on it is too late
+    ("POST", "/api/v1/operations/1/finish"): 422,
+    ("POST", "/api/v1/operations/1/progress"): 422,
 }
 SERVICE_OK_STATUS = {  # where a service key gets another answer than a person's key
     ("POST", "/api/v1/balance/charges"): 201,
@@ -25,7 +29,9 @@ SERVICE_OK_STATUS = {  # where a service key gets another answer than a person's
 }
 BODIES = {("PATCH", "/api/v1/me"): {"short_info": "Sent by the API"},
           ("POST", "/api/v1/balance/charges"): {"amount": "1.00", "description": "walk"},
-          ("POST", "/api/v1/balance/credits"): {"amount": "1.00", "description": "walk"}}
+          ("POST", "/api/v1/balance/credits"): {"amount": "1.00", "description": "walk"},
+          ("POST", "/api/v1/operations"): {"title": "walk"},
+          ("POST", "/api/v1/operations/1/fail"): {"error": "walk"}}
 SECRET = "smtp-secret-never-shown"
 
 
@@ -50,6 +56,7 @@ def keys(app, user):
     apikeys.revoke(row)
     made["revoked"] = revoked
     made["none"] = None
+    Operation.create(organization=user.organization_id, kind="product", title="Import")  # operation 1
     made["service_read"] = service_keys.create_key(user.organization_id, user, "s", ["read"])[0]
     made["service_both"] = service_keys.create_key(user.organization_id, None, "sb", ["read", "write"])[0]
     gone, row = service_keys.create_key(user.organization_id, user, "sx", ["read", "write"])
