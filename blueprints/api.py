@@ -276,3 +276,4 @@ COMPONENTS = {
 # Routes other modules add to this blueprint (each module imports bp from here).
 from . import api_balance  # noqa: E402,F401
 from . import api_operations  # noqa: E402,F401
+from . import api_events  # noqa: E402,F401

@@ -240,7 +240,7 @@ def message_text(user, category, data, locale):
     if kind == "request":
         return _("Request status changed"), _("Request %(ref)s is now: %(status)s.", ref=data.get("ref", ""),
                                               status=data.get("status", ""))
-    return str(CATEGORY_LABELS.get(category, category)), data.get("text", "")
+    return str(CATEGORY_LABELS.get(category, category)), str(data.get("text", ""))
 
 
 def render_for(user, category, data):
