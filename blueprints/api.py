@@ -277,3 +277,4 @@ COMPONENTS = {
 from . import api_balance  # noqa: E402,F401
 from . import api_operations  # noqa: E402,F401
 from . import api_events  # noqa: E402,F401
+from . import api_messages  # noqa: E402,F401

@@ -240,6 +240,11 @@ def message_text(user, category, data, locale):
     if kind == "request":
         return _("Request status changed"), _("Request %(ref)s is now: %(status)s.", ref=data.get("ref", ""),
                                               status=data.get("status", ""))
+    if kind == "message":  # POST /api/v1/notifications: the sender wrote it in every language
+        def pick(texts):
+            texts = texts if isinstance(texts, dict) else {}
+            return str(texts.get(str(locale)) or texts.get("en") or next(iter(texts.values()), ""))
+        return pick(data.get("title")), pick(data.get("text"))
     return str(CATEGORY_LABELS.get(category, category)), str(data.get("text", ""))
 
 

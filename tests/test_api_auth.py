@@ -20,6 +20,7 @@ OK_STATUS = {
     ("POST", "/api/v1/balance/credits"): 403,
     ("POST", "/api/v1/operations"): 201,
     ("POST", "/api/v1/events"): 202,
+    ("POST", "/api/v1/notifications"): 202,
     # the walk goes in URL order: operation 1 fails first, so finishing or reporting on it is too late
     ("POST", "/api/v1/operations/1/finish"): 422,
     ("POST", "/api/v1/operations/1/progress"): 422,
@@ -32,6 +33,8 @@ BODIES = {("PATCH", "/api/v1/me"): {"short_info": "Sent by the API"},
           ("POST", "/api/v1/balance/charges"): {"amount": "1.00", "description": "walk"},
           ("POST", "/api/v1/balance/credits"): {"amount": "1.00", "description": "walk"},
           ("POST", "/api/v1/operations"): {"title": "walk"},
+          ("POST", "/api/v1/notifications"): {"category": "requests", "user_id": 1, "title": {"en": "a", "ru": "б"},
+                                              "text": {"en": "a", "ru": "б"}},
           ("POST", "/api/v1/events"): {"type": "link.clicked", "data": {"url": "https://example.com"}},
           ("POST", "/api/v1/operations/1/fail"): {"error": "walk"}}
 SECRET = "smtp-secret-never-shown"

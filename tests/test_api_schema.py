@@ -30,6 +30,7 @@ CROSS_FIELD_RULES = {
     "POST /balance/charges", "POST /balance/credits",
     "POST /operations",  # a user_id must be a person of the organization
     "POST /events",  # the data an event type needs, and user_ids of the organization
+    "POST /notifications",  # user_id or permission, and a person of the organization
 }
 EXAMPLES = 25  # per operation and mode: the run stays well under a minute on SQLite
 
