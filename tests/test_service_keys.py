@@ -63,7 +63,7 @@ def test_with_htmx_the_form_swaps_in_the_key_and_the_list_and_bad_input_is_named
     sign_in(client)
     response = htmx_post(client, PAGE, {"name": "Zapier", "scopes": "read", "allowed_ips": "10.0.0.0/8"}, PAGE)
     html = response.get_data(as_text=True)
-    assert response.status_code == 201 and 'id="service-keys" hx-swap-oob="true"' in html and "10.0.0.0/8" in html
+    assert response.status_code == 201 and 'aria-labelledby="service-keys-title" hx-swap-oob="true"' in html and "10.0.0.0/8" in html
     bad = form_post(client, PAGE, {"name": "", "scopes": ["admin"], "allowed_ips": "not-an-ip",
                                    "expires_on": "2001-01-01"})
     text = bad.get_data(as_text=True)
