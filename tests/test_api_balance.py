@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from models import BalanceEntry, IdempotencyRecord, Invoice, Notification, Organization, db
+from models import BalanceEntry, IdempotencyRecord, Notification, Organization, db
 from services import invoices, service_keys
 from services.notifications import set_threshold
 from services.permissions import grant
-from tests.conftest import TEST_DATABASE_URL, make_user, sign_in
+from tests.conftest import TEST_DATABASE_URL, sign_in
 
 API = "/api/v1/balance"
 

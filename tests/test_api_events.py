@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from models import Notification, OutboxMessage, User, Webhook, WebhookDelivery
+from models import Notification, OutboxMessage, Webhook, WebhookDelivery
 from services import crypto, product_events, service_keys
 from services.permissions import grant
 from tests.conftest import make_app, make_user
