@@ -121,6 +121,9 @@ class Config:
     SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api")
     SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")  # empty: the Slack channel is off
     OPERATIONS_POLL_SECONDS = env_int("OPERATIONS_POLL_SECONDS", 2)  # the live list of operations
+    # More event types the product may report (POST /api/v1/events), as JSON:
+    # {"order.paid": {"label": "Order paid", "category": "billing", "fields": ["number"]}}
+    PRODUCT_EVENTS = os.environ.get("PRODUCT_EVENTS", "")
     MAIL_STATUS_POLL_SECONDS = env_int("MAIL_STATUS_POLL_SECONDS", 5)  # the mail-server status cells on the page
     EXPORT_LIST_POLL_SECONDS = env_int("EXPORT_LIST_POLL_SECONDS", 5)  # the data-export list while one is being made
     BELL_POLL_SECONDS = env_int("BELL_POLL_SECONDS", 30)  # the top bar's unread count

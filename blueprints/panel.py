@@ -14,7 +14,8 @@ bp = Blueprint("panel", __name__)
 
 INTEGRATION_PREFIXES = ("security.api_key", "security.create_api_key", "security.edit_api_key", "security.revoke_api_key",
                         "security.webhook", "security.create_webhook", "security.test_webhook",
-                        "security.rotate_webhook", "security.delete_webhook")
+                        "security.rotate_webhook", "security.delete_webhook", "security.service_key",
+                        "security.create_service_key", "security.revoke_service_key")
 
 
 def section_of(endpoint):

@@ -4,7 +4,7 @@ Each module has `upgrade(db, migrator)`. Migrations are written to be idempotent
 (create tables with safe=True, add a column only when it is missing) so the same
 files bring both a fresh and an old database, SQLite or PostgreSQL, to the
 current schema. Ranges: 0001-0099 core, 0100 personal data, 0200 mail servers,
-0300 security, 0400 back office, 0500 notifications, 0600 account.
+0300 security, 0400 back office, 0500 notifications, 0600 account, 0700 integrations.
 """
 import importlib
 import pkgutil

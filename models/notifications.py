@@ -82,6 +82,11 @@ class Operation(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     started_at = pw.DateTimeField(null=True)
     finished_at = pw.DateTimeField(null=True)
+    # what the product reports through POST /api/v1/operations (migration m0720)
+    title = pw.CharField(max_length=200, default="")
+    done = pw.BigIntegerField(null=True)
+    total = pw.BigIntegerField(null=True)
+    status_line = pw.CharField(max_length=200, default="")
 
     class Meta:
         indexes = ((("organization", "id"), False), (("organization", "status"), False))

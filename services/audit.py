@@ -83,6 +83,8 @@ ACTIONS = {
     "apikey.created": _l("API key created"),
     "apikey.changed": _l("API key changed"),
     "apikey.revoked": _l("API key revoked"),
+    "service_key.created": _l("Service key created"),
+    "service_key.revoked": _l("Service key revoked"),
     "notifications.low_balance": _l("Low balance alert settings changed"),
     "organization.updated": _l("Organization data changed"),
     "passkey.added": _l("Passkey added"),

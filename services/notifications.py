@@ -30,6 +30,8 @@ from .region import format_money, zone_for_country
 
 log = logging.getLogger(__name__)
 
+# The permission a notification category needs: people without it neither choose it nor receive it.
+CATEGORY_PERMISSION = {"billing": "billing.view", "low_balance": "billing.view", "imports": "clients.import"}
 CATEGORY_LABELS = {
     "requests": _l("Request status changes"),
     "imports": _l("Contact imports"),
@@ -196,7 +198,8 @@ def local_time(user, iso, locale):
     return format_datetime(moment, "medium", tzinfo=user_zone(user), locale=locale)
 
 
-OPERATION_KINDS = {"client_import": _l("Client import"), "data_export": _l("Data export")}
+OPERATION_KINDS = {"client_import": _l("Client import"), "data_export": _l("Data export"),
+                   "product": _l("Reported by the product")}
 
 
 def message_text(user, category, data, locale):
@@ -233,14 +236,19 @@ def message_text(user, category, data, locale):
         return _("Clients imported"), _("%(n)s client(s) were imported from %(file)s on %(time)s.",
                                         n=data.get("count", 0), file=data.get("file") or "CSV", time=when)
     if kind == "operation":
-        what = str(OPERATION_KINDS.get(data.get("operation_kind"), data.get("operation_kind", "")))
+        what = data.get("title") or str(OPERATION_KINDS.get(data.get("operation_kind"), data.get("operation_kind", "")))
         if data.get("status") == "failed":
             return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=results.message_text(data.get("error")))
         return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=results.message_text(data.get("result")))
     if kind == "request":
         return _("Request status changed"), _("Request %(ref)s is now: %(status)s.", ref=data.get("ref", ""),
                                               status=data.get("status", ""))
-    return str(CATEGORY_LABELS.get(category, category)), data.get("text", "")
+    if kind == "message":  # POST /api/v1/notifications: the sender wrote it in every language
+        def pick(texts):
+            texts = texts if isinstance(texts, dict) else {}
+            return str(texts.get(str(locale)) or texts.get("en") or next(iter(texts.values()), ""))
+        return pick(data.get("title")), pick(data.get("text"))
+    return str(CATEGORY_LABELS.get(category, category)), str(data.get("text", ""))
 
 
 def render_for(user, category, data):

@@ -44,7 +44,7 @@ def finish(operation, status, result="", result_url="", error=""):
             return False
         operation = Operation.get_by_id(operation.id)
         data = {"kind": "operation", "operation_id": operation.id, "operation_kind": operation.kind,
-                "status": status, "result": operation.result, "error": operation.error,
+                "title": operation.title, "status": status, "result": operation.result, "error": operation.error,
                 "result_url": operation.result_url}
         person = User.get_or_none(User.id == operation.user_id) if operation.user_id else None
         if person is not None:
@@ -67,6 +67,30 @@ def webhook_data(data):
                 data[name] = message_text(data[name])
             data[f"{name}_key"], data[f"{name}_figures"] = key, figures
     return data
+
+
+def report(operation, percent=None, done=None, total=None, status_line=None):
+    """A job reported from outside (the API): counts, a status line and the percent (from the counts when
+    not given). Returns False when the job had already ended."""
+    changes = {"status": "running"}
+    if done is not None:
+        changes["done"] = done
+    if total is not None:
+        changes["total"] = total
+    if status_line is not None:
+        changes["status_line"] = status_line[:200]
+    done = operation.done if done is None else done
+    total = operation.total if total is None else total
+    if percent is None and done is not None and total:
+        percent = done * 100 // total
+    if percent is not None:
+        changes["progress"] = max(0, min(int(percent), 100))
+    now = utcnow()
+    changed = Operation.update(**changes).where(Operation.id == operation.id, Operation.status.in_(ACTIVE)).execute()
+    if not changed:
+        return False
+    Operation.update(started_at=now).where(Operation.id == operation.id, Operation.started_at.is_null()).execute()
+    return True
 
 
 def finish_operation(operation, result="", result_url=""):

@@ -29,6 +29,7 @@ PERMISSIONS = {
     "billing.edit": _l("Edit billing details"),
     "files.manage": _l("Manage files"),
     "gdpr.manage": _l("Manage GDPR documents"),
+    "integrations.manage": _l("Manage the organization's service keys"),
 }
 
 # Events a person can subscribe to in their user details (seed 004, "Event notifications").

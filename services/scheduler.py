@@ -28,6 +28,7 @@ from services.export import purge_old_exports, run_pending_exports
 from services.files import sweep_partial_files
 from services.webhooks import deliver_due, purge_old_deliveries
 from services.notifications import deliver_notifications, purge_old_outbox
+from services.idempotency import forget_old as purge_idempotency_keys
 
 log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x4B414249  # "KABI"
@@ -64,6 +65,7 @@ JOBS = [
     ("webhook_purge", purge_old_deliveries, 3600),
     ("deliver_notifications", deliver_notifications, "NOTIFY_POLL_SECONDS"),
     ("purge_outbox", purge_old_outbox, 3600),
+    ("purge_idempotency_keys", purge_idempotency_keys, 3600),
 ]
 
 

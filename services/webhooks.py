@@ -44,6 +44,12 @@ EVENT_TYPES = {
     "sign_in": _l("Sign-in"),
     "mail_server.status_changed": _l("Mail server status changed"),
     "operation.finished": _l("Operation finished"),
+    # what the product reports through POST /api/v1/events (services/product_events.py; more by configuration)
+    "dispatch.sent": _l("Dispatch sent"),
+    "message.opened": _l("Message opened"),
+    "link.clicked": _l("Link clicked"),
+    "request.status_changed": _l("Request status changed"),
+    "import.finished": _l("Import finished"),
 }
 TEST_EVENT = "webhook.test"
 URL_MAX = 500

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from models import MailServer, User, utcnow
-from services import apikeys, crypto
+from models import MailServer, Operation, User, utcnow
+from services import apikeys, crypto, service_keys
 from tests.conftest import make_user
 from tests.test_every_route import routes
 
@@ -16,8 +16,27 @@ UNGUARDED = {"api.openapi", "api.not_found"}  # the public document, and the JSO
 # What a route answers when the key has the scope, with the bodies below (default: 200).
 OK_STATUS = {
     ("POST", "/api/v1/invoices"): 403,  # the scope is there, but the person lacks billing.edit
+    ("POST", "/api/v1/balance/charges"): 403,  # the same
+    ("POST", "/api/v1/balance/credits"): 403,
+    ("POST", "/api/v1/operations"): 201,
+    ("POST", "/api/v1/events"): 202,
+    ("POST", "/api/v1/notifications"): 202,
+    # the walk goes in URL order: operation 1 fails first, so finishing or reporting on it is too late
+    ("POST", "/api/v1/operations/1/finish"): 422,
+    ("POST", "/api/v1/operations/1/progress"): 422,
 }
-BODIES = {("PATCH", "/api/v1/me"): {"short_info": "Sent by the API"}}
+SERVICE_OK_STATUS = {  # where a service key gets another answer than a person's key
+    ("POST", "/api/v1/balance/charges"): 201,
+    ("POST", "/api/v1/balance/credits"): 201,
+}
+BODIES = {("PATCH", "/api/v1/me"): {"short_info": "Sent by the API"},
+          ("POST", "/api/v1/balance/charges"): {"amount": "1.00", "description": "walk"},
+          ("POST", "/api/v1/balance/credits"): {"amount": "1.00", "description": "walk"},
+          ("POST", "/api/v1/operations"): {"title": "walk"},
+          ("POST", "/api/v1/notifications"): {"category": "requests", "user_id": 1, "title": {"en": "a", "ru": "б"},
+                                              "text": {"en": "a", "ru": "б"}},
+          ("POST", "/api/v1/events"): {"type": "link.clicked", "data": {"url": "https://example.com"}},
+          ("POST", "/api/v1/operations/1/fail"): {"error": "walk"}}
 SECRET = "smtp-secret-never-shown"
 
 
@@ -42,25 +61,42 @@ def keys(app, user):
     apikeys.revoke(row)
     made["revoked"] = revoked
     made["none"] = None
+    Operation.create(organization=user.organization_id, kind="product", title="Import")  # operation 1
+    made["service_read"] = service_keys.create_key(user.organization_id, user, "s", ["read"])[0]
+    made["service_both"] = service_keys.create_key(user.organization_id, None, "sb", ["read", "write"])[0]
+    gone, row = service_keys.create_key(user.organization_id, user, "sx", ["read", "write"])
+    service_keys.revoke(row)
+    made["service_revoked"] = gone
+    made["service_elsewhere"] = service_keys.create_key(user.organization_id, user, "se", ["read", "write"],
+                                                        allowed_ips="192.0.2.0/24")[0]
     made["wrong"] = "kab_00000000_" + "A" * 43
     return made
 
 
 def call(client, method, url, key):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers["Idempotency-Key"] = f"walk-{method}-{url}"
     return client.open(url, method=method, headers=headers, json=BODIES.get((method, url), {}))
 
 
 def expected(app, method, url, endpoint, kind):
     if endpoint == "api.openapi":
         return 200
-    if kind in ("none", "revoked", "expired", "wrong"):
+    if kind in ("none", "revoked", "expired", "wrong", "service_revoked"):
         return 401
+    if kind == "service_elsewhere":
+        return 403  # the key's address list leaves the caller out
     if endpoint == "api.not_found":
         return 404
-    needed = app.view_functions[endpoint].required_scope
-    held = {"read": {"read"}, "write": {"write"}, "both": {"read", "write"}}[kind]
-    return OK_STATUS.get((method, url), 200) if needed in held else 403
+    view = app.view_functions[endpoint]
+    held = {"read": {"read"}, "write": {"write"}, "both": {"read", "write"}, "service_read": {"read"},
+            "service_both": {"read", "write"}}[kind]
+    if view.required_scope not in held:
+        return 403
+    if kind.startswith("service") and not view.accepts_service_key:
+        return 403  # the route acts for a person; an organization's key has none
+    return SERVICE_OK_STATUS.get((method, url), OK_STATUS.get((method, url), 200)) if kind.startswith("service") \
+        else OK_STATUS.get((method, url), 200)
 
 
 def test_every_api_route_declares_its_scope(app):
@@ -69,7 +105,8 @@ def test_every_api_route_declares_its_scope(app):
     assert missing == [], "every /api/v1 view needs @scope(...)"
 
 
-@pytest.mark.parametrize("kind", ["none", "wrong", "revoked", "expired", "read", "write", "both"])
+@pytest.mark.parametrize("kind", ["none", "wrong", "revoked", "expired", "read", "write", "both", "service_read",
+                                  "service_both", "service_revoked", "service_elsewhere"])
 def test_every_api_route_with_every_kind_of_key(app, client, keys, kind):
     problems = []
     routes = api_routes(app)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from config import Config
 from extensions import count_attempt, csrf, language_for, seconds_until_allowed
 from models import User
-from services import apikeys, audit, region
+from services import apikeys, audit, region, service_keys
 
 from blueprints.api.spec import build_document, error_fields, form_schema, operation
 from blueprints.bounds import ID_MAX
@@ -78,25 +78,37 @@ def authenticate():
     scheme, _sep, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return error(401, "unauthorized", _("Send an API key: Authorization: Bearer <key>."))
-    row, problem = apikeys.authenticate(key.strip())
+    key = key.strip()
+    if service_keys.is_service_key(key):
+        row, problem = service_keys.authenticate(key, request.remote_addr or "")
+    else:
+        row, problem = apikeys.authenticate(key)
     if row is None:
+        if problem == "address":
+            return error(403, "address_not_allowed", _("This key may not be used from your address."))
         messages = {"revoked": _("This API key has been revoked."), "expired": _("This API key has expired.")}
         return error(401, problem if problem != "invalid" else "unauthorized",
                      messages.get(problem, _("This API key is not valid.")))
     g.api_key = row
-    g.api_user = User.get_by_id(row.user_id)
+    g.api_user = User.get_by_id(row.user_id) if row.user_id is not None else None  # None: a service key
+    g.api_organization_id = g.api_user.organization_id if g.api_user else row.organization_id
     return None
 
 
-def scope(name):
-    """The key must carry scope `name` (write implies nothing else: a write-only key cannot read)."""
+def scope(name, service=False):
+    """The key must carry scope `name` (write implies nothing else: a write-only key cannot read). Unless
+    `service` is true the route acts for a person, and an organization's service key is refused with 403."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             if name not in g.api_key.scope_list:
                 return error(403, "insufficient_scope", _("This API key lacks the “%(scope)s” scope.", scope=name))
+            if not service and g.api_user is None:
+                return error(403, "person_required",
+                             _("This route acts for a person: use a personal API key, not a service key."))
             return view(*args, **kwargs)
         wrapper.required_scope = name  # tests/test_api_auth.py reads it to walk every route
+        wrapper.accepts_service_key = service
         return wrapper
     return decorate
 
@@ -230,8 +242,9 @@ USER_SCHEMA = {
 COMPONENTS = {
     "openapi": "3.1.0",
     "info": {"title": "Kabinet API", "version": "1",
-             "description": "Authenticate with `Authorization: Bearer <key>` (API keys are made under "
-                            "Security → API keys). Errors are JSON objects with `code`, `message` and, for invalid "
+             "description": "Authenticate with `Authorization: Bearer <key>`: a person's API key (`kab_…`, "
+                            "Integrations → API keys) or the organization's service key (`kabs_…`, Integrations → "
+                            "Service keys; it acts for no person, so routes about a person answer it 403). Errors are JSON objects with `code`, `message` and, for invalid "
                             "input, `fields`. Built from the routes themselves (blueprints/api/spec.py)."},
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearer": []}],

@@ -41,11 +41,12 @@ def error_fields(fields):
     return response
 
 
-def operation(summary, response, *, status=200, description="", body=None, query=None):
+def operation(summary, response, *, status=200, description="", body=None, query=None, headers=None):
     """Declare a route's part of the document: `response` is the schema of its `status` answer; `body` a
     function giving the JSON schema of its body (see form_schema; called when the document is built);
     `query` {name: schema} of integer or string parameters, checked here before the view runs (the view
-    reads the values from g.api_query)."""
+    reads the values from g.api_query); `headers` {name: string schema} of required request headers,
+    checked the same way (g.api_headers)."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -53,9 +54,13 @@ def operation(summary, response, *, status=200, description="", body=None, query
                 g.api_query, problems = parse_query(query)
                 if problems:
                     return error_fields(problems)
+            if headers:
+                g.api_headers, problems = parse_headers(headers)
+                if problems:
+                    return error_fields(problems)
             return view(*args, **kwargs)
         wrapper.openapi = {"summary": summary, "description": description, "response": response,
-                           "status": status, "body": body, "query": query or {}}
+                           "status": status, "body": body, "query": query or {}, "headers": headers or {}}
         return wrapper
     return decorate
 
@@ -76,6 +81,20 @@ def parse_query(declared):
                 continue
             problems[name] = [_("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)]
         elif raw.isprintable() and len(raw) <= schema.get("maxLength", 1000) and re.search(schema["pattern"], raw):
+            values[name] = raw
+        else:
+            problems[name] = [_("This value is not valid here.")]
+    return values, problems
+
+
+def parse_headers(declared):
+    """Required string headers by their declared schema; returns (values, {name: [message]})."""
+    values, problems = {}, {}
+    for name, schema in declared.items():
+        raw = request.headers.get(name, "")
+        if not raw:
+            problems[name] = [_("Send the %(name)s header.", name=name)]
+        elif len(raw) <= schema.get("maxLength", 1000) and re.search(schema.get("pattern", "."), raw):
             values[name] = raw
         else:
             problems[name] = [_("This value is not valid here.")]
@@ -169,7 +188,9 @@ def build_operation(rule, view):
         errors.append("404")
     for name, schema in spec["query"].items():
         out["parameters"].append({"name": name, "in": "query", "required": False, "schema": schema})
-    if spec["query"]:
+    for name, schema in spec.get("headers", {}).items():
+        out["parameters"].append({"name": name, "in": "header", "required": True, "schema": schema})
+    if spec["query"] or spec.get("headers"):
         errors.append("422")
     if spec["body"]:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]()}}}

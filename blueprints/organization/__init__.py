@@ -1,3 +1,3 @@
 """The organization's part of the account panel: settlements and invoices, files, GDPR and privacy,
 integrations (API keys, webhooks). Importing the package registers every route on its blueprint."""
-from blueprints.organization import account, api_keys, files, invoices, privacy, webhooks  # noqa: F401
+from blueprints.organization import account, api_keys, files, invoices, privacy, service_keys, webhooks  # noqa: F401

@@ -14,7 +14,7 @@ from extensions import locale_code
 from models import LowBalanceAlert, Notification, Prepared
 from models.notifications import CATEGORIES, CHANNELS
 from services import audit
-from services.notifications import (CATEGORY_LABELS, CHANNEL_LABELS, OPERATION_KINDS, channel_problems, feed_page,
+from services.notifications import (CATEGORY_LABELS, CATEGORY_PERMISSION, CHANNEL_LABELS, OPERATION_KINDS, channel_problems, feed_page,
                                     mark_read, notification_view, parse_threshold, preferences, set_preference,
                                     set_threshold)
 from services.operations import any_active, operations_page
@@ -30,7 +30,6 @@ from blueprints.forms import Form
 bp = Blueprint("notifications", __name__, url_prefix="/app")
 SECTION = "notifications/_section.html"
 # Categories a person only sees with a permission (seed 002: billing needs the billing section).
-CATEGORY_PERMISSION = {"billing": "billing.view", "low_balance": "billing.view", "imports": "clients.import"}
 
 
 @bp.before_request
@@ -236,7 +235,8 @@ OPERATION_STATUS_LABELS = {"pending": _l("Pending"), "running": _l("In progress"
 
 def operations_context(user):
     before = bounded_id(request.args.get("before"))
-    shared = ("client_import",) if has_permission(user, "clients.view") else ()
+    # the product's jobs (POST /api/v1/operations) are the whole organization's
+    shared = ("product", "client_import") if has_permission(user, "clients.view") else ("product",)
     rows, next_before = operations_page(user, shared, before=before)
     return {"operations": rows, "next_before": next_before, "first_page": before is None,
             "running": any_active(user, shared), "kind_labels": OPERATION_KINDS,
