@@ -21,6 +21,12 @@ class BillingDetails(BaseModel):
     billing_email = pw.CharField(max_length=254, default="")
     updated_at = pw.DateTimeField(default=utcnow)
 
+    @classmethod
+    def of(cls, organization):
+        """The organization's billing details, or an empty, unsaved row when none were entered."""
+        org_id = getattr(organization, "id", organization)
+        return cls.get_or_none(cls.organization == org_id) or cls(organization=org_id)
+
 
 class Invoice(BaseModel):
     organization = pw.ForeignKeyField(Organization, backref="invoices", on_delete="CASCADE")

@@ -146,7 +146,7 @@ def demo_document(org, owner):
     from fpdf import FPDF
 
     from .files import save_upload
-    from .invoices import FONTS
+    from .invoice_pdf import FONTS
 
     if not has_app_context():
         return None

@@ -98,8 +98,7 @@ def quantity_text(value):
 
 def build(invoice, config):
     """Everything an invoice shows, worded in the current locale."""
-    from models import InvoiceLine
-    from services.invoices import org_billing
+    from models import BillingDetails, InvoiceLine
 
     language = str(get_locale() or "en")[:2]
     seller = seller_values(config)
@@ -108,7 +107,7 @@ def build(invoice, config):
         if key in seller:
             seller[key] = ""
     org = invoice.organization
-    billing = org_billing(org)
+    billing = BillingDetails.of(org)
     default_text = _("Services for the period %(start)s – %(end)s", start=format_date(invoice.period_start, "short"),
                      end=format_date(invoice.period_end, "short"))
     stored = list(invoice.lines.order_by(InvoiceLine.position, InvoiceLine.id))

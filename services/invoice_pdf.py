@@ -1,10 +1,11 @@
 """The invoice PDF (fpdf2): the layout of the Russian «Счёт на оплату» — the recipient's bank details
 in a table at the top, the title with number and date, supplier and buyer, the lines, totals, VAT, the
 total in words, the payment purpose and the signature lines. Input: services.invoice_document.build()."""
+from pathlib import Path
+
 from flask_babel import gettext as _
 
-from services.invoices import FONTS
-
+FONTS = Path(__file__).resolve().parent / "fonts"  # DejaVu: Cyrillic in every PDF the app makes
 LEFT, WIDTH = 15, 180  # mm on A4
 ROW = 6
 

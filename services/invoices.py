@@ -2,7 +2,6 @@
 search behind the invoice list, and the PDF (fpdf2 with DejaVu Sans for Cyrillic)."""
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import peewee as pw
 from flask_babel import format_currency
@@ -13,7 +12,6 @@ from models import BalanceEntry, Invoice, InvoiceLine, Organization, User, db, u
 
 from . import audit, notifications
 
-FONTS = Path(__file__).resolve().parent / "fonts"
 PER_PAGE = 20
 # Where an invoice may go from each status; paid and cancelled are final.
 NEXT_STATUSES = {"issued": ("paid", "overdue", "cancelled"), "overdue": ("paid", "cancelled"), "paid": (), "cancelled": ()}
@@ -184,21 +182,6 @@ def parse_cursor(value):
 
 def money(amount, currency):
     return format_currency(amount, currency)
-
-
-def invoice_pdf(invoice, config):
-    """The invoice as PDF bytes, in the current locale (services.invoice_document)."""
-    from services.invoice_document import build, render_pdf
-
-    return render_pdf(build(invoice, config))
-
-
-def org_billing(organization):
-    from models import BillingDetails
-
-    return BillingDetails.get_or_none(BillingDetails.organization == organization.id) or BillingDetails(
-        organization=organization.id
-    )
 
 
 def announce(invoice, event):

@@ -189,7 +189,7 @@ BILLING_FIELDS = ("postal_address", "bank_name", "bik", "account_number", "corre
 
 def billing_page(form=None, status=200):
     org = Organization.get_by_id(current_user.organization_id)
-    details = invoices.org_billing(org)
+    details = BillingDetails.of(org)
     may_edit = has_permission(current_user, "billing.edit")
     if form is None and may_edit:
         form = BillingForm(data={**{f: getattr(org, f) or "" for f in ORG_FIELDS},
