@@ -44,8 +44,8 @@ def test_an_operation_reports_progress_on_the_list_and_tells_its_person_when_it_
     done = call(client, key, f"/{op['id']}/finish", {"result": "11 950 imported", "result_url": "/app/account/files"})
     assert done.status_code == 200 and done.get_json()["status"] == "completed" and done.get_json()["progress"] == 100
     again = call(client, key, f"/{op['id']}/finish", {})
-    assert again.status_code == 422 and again.get_json()["code"] == "finished"
-    assert call(client, key, f"/{op['id']}/progress", {"percent": 5}).status_code == 422
+    assert again.status_code == 409 and again.get_json()["code"] == "finished"
+    assert call(client, key, f"/{op['id']}/progress", {"percent": 5}).status_code == 409
     told = Notification.get(Notification.user == user.id)
     assert told.category == "operations" and json.loads(told.data)["title"] == "Import of 12 000 contacts"
     assert not Notification.select().where(Notification.user == colleague.id, Notification.category == "operations").exists()
@@ -74,7 +74,7 @@ def test_failing_and_bad_input(client, key, org, user):
     assert call(client, key, "", {"title": "x", "total": True}).status_code == 422
     failed = call(client, key, f"/{op['id']}/fail", {"error": "The file is not CSV"})
     assert failed.status_code == 200 and failed.get_json()["status"] == "failed"
-    assert call(client, key, f"/{op['id']}/fail", {"error": "again"}).status_code == 422
+    assert call(client, key, f"/{op['id']}/fail", {"error": "again"}).status_code == 409
     data_export = Operation.create(organization=org, user=user, kind="data_export")
     assert call(client, key, f"/{data_export.id}", method="GET").status_code == 404, "only the product's jobs"
     assert call(client, key, f"/{op['id']}", method="GET").get_json()["error"] == "The file is not CSV"

@@ -133,6 +133,9 @@ def provoke(app, client, owner, path, method, operation):
     got.setdefault(send(key=other), "a key without the scope")
     if ids:
         got.setdefault(send(url=API + path.format(**{name: 2**63 - 1 for name in ids})), "an id nobody has")
+    if "operation_id" in ids:
+        ended = Operation.create(organization=owner.organization_id, kind="product", title="t", status="completed").id
+        got.setdefault(send(url=API + path.format(**{**ids, "operation_id": ended})), "an operation that has ended")
     if body:
         got.setdefault(send(json=None, data="not json", content_type="application/json"), "a body that is not JSON")
         got.setdefault(send(json={"no_such_field": 1}), "an unknown field")

@@ -116,7 +116,7 @@ def not_found():
 
 
 def finished():
-    return error(422, "finished", _("This operation has already ended."))
+    return error(409, "finished", _("This operation has already ended."))
 
 
 @bp.post("/operations")
@@ -151,7 +151,7 @@ def get_operation(operation_id):
 @scope("write", service=True)
 @operation("Report an operation's progress", OPERATION_SCHEMA,
            body=body_of(ProgressForm, (), {"done": 4000, "total": 12000, "status_line": "Checking addresses"}),
-           description="Without `percent`, the percent is worked out from `done` of `total`. An ended operation: 422.")
+           description="Without `percent`, the percent is worked out from `done` of `total`. An ended operation: 409.", conflict=True)
 def report_progress(operation_id):
     row = product_operation(operation_id)
     if row is None:
@@ -169,7 +169,7 @@ def report_progress(operation_id):
 @scope("write", service=True)
 @operation("Finish an operation", OPERATION_SCHEMA, body=body_of(FinishForm, (), {"result": "12 000 contacts imported"}),
            description="Tells its person (category operations) and sends the operation.finished webhook. Once: "
-                       "an ended operation answers 422.")
+                       "an ended operation answers 409.", conflict=True)
 def finish_operation(operation_id):
     row = product_operation(operation_id)
     if row is None:
@@ -185,7 +185,7 @@ def finish_operation(operation_id):
 @bp.post(f"/operations/<int(max={ID_MAX}):operation_id>/fail")
 @scope("write", service=True)
 @operation("Fail an operation", OPERATION_SCHEMA, body=body_of(FailForm, ("error",), {"error": "The file is not CSV"}),
-           description="Tells its person and sends the operation.finished webhook, as finishing does.")
+           description="Tells its person and sends the operation.finished webhook, as finishing does.", conflict=True)
 def fail_operation(operation_id):
     row = product_operation(operation_id)
     if row is None:

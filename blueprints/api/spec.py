@@ -26,6 +26,7 @@ WHY = {
     "401": "No key, or a revoked, expired or unknown key",
     "403": "The key lacks the scope, or its owner the permission",
     "404": "No such item (someone else's counts as none)",
+    "409": "The item's state does not allow this (e.g. an operation that has already ended)",
     "413": "The body is larger than MAX_CONTENT_LENGTH, {size} bytes on this server",
     "422": "Invalid input: `fields` names each field with its messages",
     "429": "The rate limit of this key is reached; see Retry-After",
@@ -41,12 +42,12 @@ def error_fields(fields):
     return response
 
 
-def operation(summary, response, *, status=200, description="", body=None, query=None, headers=None):
+def operation(summary, response, *, status=200, description="", body=None, query=None, headers=None, conflict=False):
     """Declare a route's part of the document: `response` is the schema of its `status` answer; `body` a
     function giving the JSON schema of its body (see form_schema; called when the document is built);
     `query` {name: schema} of integer or string parameters, checked here before the view runs (the view
     reads the values from g.api_query); `headers` {name: string schema} of required request headers,
-    checked the same way (g.api_headers)."""
+    checked the same way (g.api_headers); `conflict`: the route answers 409 when the item's state forbids it."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -60,7 +61,8 @@ def operation(summary, response, *, status=200, description="", body=None, query
                     return error_fields(problems)
             return view(*args, **kwargs)
         wrapper.openapi = {"summary": summary, "description": description, "response": response,
-                           "status": status, "body": body, "query": query or {}, "headers": headers or {}}
+                           "status": status, "body": body, "query": query or {}, "headers": headers or {},
+                           "conflict": conflict}
         return wrapper
     return decorate
 
@@ -192,6 +194,8 @@ def build_operation(rule, view):
         out["parameters"].append({"name": name, "in": "header", "required": True, "schema": schema})
     if spec["query"] or spec.get("headers"):
         errors.append("422")
+    if spec.get("conflict"):
+        errors.append("409")
     if spec["body"]:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]()}}}
         errors += ["400", "413", "422"]
