@@ -17,6 +17,7 @@ from models import Client, ClientTag, Group, GroupMember, User, UserAdminSetting
 from models.core import ROLES
 from services import audit, ipallow, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
+from services.user_bulk import ACTIONS as BULK_ACTIONS
 from services.permissions import (
     EVENT_CATALOG,
     above_you,
@@ -193,6 +194,7 @@ def users():
         status_labels=STATUS_LABELS,
         two_factor_labels=TWO_FACTOR_LABELS,
         can_edit=has_permission(me(), "users.edit"),
+        bulk_actions=BULK_ACTIONS,
     )
 
 
