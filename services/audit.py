@@ -163,6 +163,7 @@ def record_many(action, actor, targets, ip="", user_agent="", **details):
     """One event of `action` per target (e-mail addresses), written by one multi-row INSERT: a bulk
     action leaves the same trail as the actions one at a time (each person's own event)."""
     from services import webhooks
+    from services.bulk_sql import insert_rows
 
     impersonator = current_impersonator()
     organization = actor.organization_id
@@ -170,8 +171,7 @@ def record_many(action, actor, targets, ip="", user_agent="", **details):
     rows = [{"action": action, "actor": actor.id, "impersonator": getattr(impersonator, "id", impersonator),
              "organization": organization, "target": str(target)[:200], "details": text, "ip": (ip or "")[:45],
              "user_agent": (user_agent or "")[:300]} for target in targets]
-    if rows:
-        AuditEvent.insert_many(rows).execute()
+    insert_rows(AuditEvent, rows)
     if action in webhooks.AUDIT_EVENTS:
         for target in targets:
             webhooks.emit_for_audit(action, organization, actor, target, details)
