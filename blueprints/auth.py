@@ -111,6 +111,8 @@ def sign_in(user, method="password"):
         session["lang"] = language
     with db.atomic():  # the session and its audit event are written together or not at all
         secret = sessions.start_session(user, **client_meta())
+        # signed in by themself: any invitation is accepted (users list, "Invitation pending")
+        User.update(last_signin_at=utcnow(), invited_at=None).where(User.id == user.id).execute()
         audit.record("signin", actor=user, target=user.email, method=method, **client_meta())
         notify_security(user, "signin")
     session["sid"] = secret
@@ -326,7 +328,8 @@ def reset_password(token):
     with db.atomic():
         if not tokens.use_token(record):
             return render("auth/reset_invalid.html", status=404)
-        User.update(password_hash=passwords.hash_password(form.password.data), password_changed_at=utcnow()).where(
+        User.update(password_hash=passwords.hash_password(form.password.data), password_changed_at=utcnow(),
+                    invited_at=None).where(
             User.id == user.id
         ).execute()
         sessions.end_sessions(user)

@@ -45,6 +45,8 @@ class User(BaseModel):
     ip_allowlist = pw.TextField(default="")  # one address or CIDR range per line; empty: anywhere
     created_by = pw.ForeignKeyField("self", null=True, backref="created_users", on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow, index=True)
+    last_signin_at = pw.DateTimeField(null=True)  # the last sign-in of their own (never "Sign in as")
+    invited_at = pw.DateTimeField(null=True)  # an invitation mailed and not yet accepted (migration 0460)
 
     # flask-login protocol
     is_authenticated = True

@@ -52,6 +52,7 @@ ACTIONS = {
     "user.enabled": _l("User enabled"),
     "user.role_changed": _l("Role changed"),
     "user.two_factor_reset": _l("Two-factor authentication reset"),
+    "user.invitation_sent": _l("Invitation sent again"),
     "user.session_ended": _l("A session ended by an administrator"),
     "user.sessions_ended": _l("All sessions ended by an administrator"),
     "group.created": _l("Group created"),

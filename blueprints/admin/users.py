@@ -13,7 +13,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, Select
 from wtforms.validators import ValidationError
 
 from extensions import locale_code
-from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db
+from models import Client, ClientTag, Group, GroupMember, User, UserAdminSettings, UserAllowedTag, db, utcnow
 from models.core import ROLES
 from services import audit, ipallow, passwords, sessions, tokens
 from services.mailer import MailError, send_app_mail
@@ -168,15 +168,17 @@ def users():
     status = args.get("status") if args.get("status") in STATUS_LABELS else ""
     two_factor = args.get("tfa") if args.get("tfa") in TWO_FACTOR_LABELS else ""
     q = args.get("q", "").strip()[:100]
+    invited = args.get("invite") == "pending"
     group = None
     if args.get("group", "").isdigit() and len(args["group"]) < 12:
         group = own(Group, int(args["group"]))
     rows, prev_cursor, next_cursor = users_page(
-        org, q=q, status=status, group=group, two_factor=two_factor, sort=sort, descending=descending,
+        org, q=q, status=status, group=group, two_factor=two_factor, invited=invited, sort=sort, descending=descending,
         after=args.get("after"), before=args.get("before"), last=args.get("page") == "last",
     )
     groups, tags, creators = row_details(rows)
     filters = {"q": q, "status": status, "tfa": two_factor, "group": group.id if group else "", "sort": sort,
+               "invite": "pending" if invited else "",
                "dir": "desc" if descending else "asc"}
     filters = {k: v for k, v in filters.items() if v}
     return render(
@@ -306,6 +308,8 @@ def send_set_password_link(user, invite=False):
         send_app_mail(current_app.config, user.email, subject, text)
     except MailError:
         return False
+    if invite:  # pending until the person sets their password or signs in (users list)
+        User.update(invited_at=utcnow()).where(User.id == user.id).execute()
     return True
 
 
