@@ -23,6 +23,7 @@ class Organization(BaseModel):
     contacts_locked = pw.BooleanField(default=False)  # seed 001: verified contacts change via support
     require_2fa = pw.BooleanField(default=False)
     ip_allowlist = pw.TextField(default="")  # one address or CIDR range per line; empty: anywhere
+    events_retention_days = pw.IntegerField(null=True)  # None: the events log keeps everything (migration 0461)
     created_at = pw.DateTimeField(default=utcnow)
 
 

@@ -52,6 +52,8 @@ ACTIONS = {
     "user.enabled": _l("User enabled"),
     "user.role_changed": _l("Role changed"),
     "user.two_factor_reset": _l("Two-factor authentication reset"),
+    "events.exported": _l("Events log downloaded"),
+    "events.retention_changed": _l("Events log retention changed"),
     "user.invitation_sent": _l("Invitation sent again"),
     "user.session_ended": _l("A session ended by an administrator"),
     "user.sessions_ended": _l("All sessions ended by an administrator"),
@@ -127,6 +129,8 @@ DETAIL_LABELS = {
     "scopes": _l("Scopes"),
     "changed": _l("Changed"),
     "threshold": _l("Threshold"),
+    "filters": _l("Filters"),
+    "days": _l("Days"),
 }
 
 
@@ -217,7 +221,7 @@ def decode_cursor(text):
 
 
 def events_page(organization_id, actor_id=None, action="", target="", since=None, until=None,
-                older_than=None, newer_than=None, size=None):
+                older_than=None, newer_than=None, size=None, ip=""):
     """One page of the organization's events, newest first: (rows, newer_cursor, older_cursor).
 
     `since` and `until` are naive UTC datetimes (until excluded); `older_than` / `newer_than` cursors."""
@@ -236,6 +240,8 @@ def events_page(organization_id, actor_id=None, action="", target="", since=None
         query = query.where(AuditEvent.action == action)
     if target:
         query = query.where(AuditEvent.target == target)
+    if ip:
+        query = query.where(AuditEvent.ip == ip)
     if since is not None:
         query = query.where(AuditEvent.created_at >= since)
     if until is not None:

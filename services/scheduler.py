@@ -47,6 +47,19 @@ def purge_expired():
     UserSession.delete().where(UserSession.ended_at < now - timedelta(days=30)).execute()
 
 
+def purge_old_events():
+    """Delete each organization's events older than its retention setting (with their comments)."""
+    from models import AuditEvent, EventComment, Organization
+
+    now = utcnow()
+    for org in Organization.select(Organization.id, Organization.events_retention_days).where(
+            Organization.events_retention_days.is_null(False)):
+        old = AuditEvent.select(AuditEvent.id).where(
+            AuditEvent.organization == org.id, AuditEvent.created_at < now - timedelta(days=org.events_retention_days))
+        EventComment.delete().where(EventComment.event.in_(old)).execute()
+        AuditEvent.delete().where(AuditEvent.id.in_(old)).execute()
+
+
 # (job id, function, interval in seconds or the config key holding it)
 JOBS = [
     ("heartbeat", heartbeat, "SCHEDULER_HEARTBEAT_SECONDS"),
@@ -60,6 +73,7 @@ JOBS = [
     ("webhook_purge", purge_old_deliveries, 3600),
     ("deliver_notifications", deliver_notifications, "NOTIFY_POLL_SECONDS"),
     ("purge_outbox", purge_old_outbox, 3600),
+    ("purge_old_events", purge_old_events, 3600),
 ]
 
 
