@@ -98,6 +98,7 @@ class Config:
 
     # Notifications (issue 7): the outbox job, retries, Telegram and Slack bots.
     NOTIFY_POLL_SECONDS = env_int("NOTIFY_POLL_SECONDS", 10)  # how often due outbox rows are delivered
+    EVENT_DIGEST_SECONDS = env_int("EVENT_DIGEST_SECONDS", 60)  # subscribed events: one message per person this often
     NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6)  # then the row is marked failed
     NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 30)  # first backoff; doubles each attempt, at most 1 h
     NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120)  # a dead worker's rows are retried after this

@@ -6,4 +6,4 @@ from .mail import MailServer
 from .profile import OneTimeCode
 from .security import ApiKey, Challenge, Passkey, RecoveryCode, TotpSecret, Webhook, WebhookDelivery
 from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, ProcessingAgreement, StoredFile
-from .notifications import LowBalanceAlert, Notification, NotificationPreference, Operation, OutboxMessage
+from .notifications import EventNotice, LowBalanceAlert, Notification, NotificationPreference, Operation, OutboxMessage

@@ -52,6 +52,7 @@ ACTIONS = {
     "user.enabled": _l("User enabled"),
     "user.role_changed": _l("Role changed"),
     "user.two_factor_reset": _l("Two-factor authentication reset"),
+    "notifications.events_changed": _l("Event subscriptions changed"),
     "events.exported": _l("Events log downloaded"),
     "events.retention_changed": _l("Events log retention changed"),
     "user.invitation_sent": _l("Invitation sent again"),
@@ -160,9 +161,10 @@ def record(action, actor=None, target="", organization=None, ip="", user_agent="
         ip=(ip or "")[:45],
         user_agent=(user_agent or "")[:300],
     )
-    from services import webhooks  # the actions listed in webhooks.AUDIT_EVENTS also go out as webhook events
+    from services import event_notifications, webhooks  # webhook events; subscribed events' digests
 
     webhooks.emit_for_audit(action, organization, actor, target, details)
+    event_notifications.queue(action, getattr(organization, "id", organization), actor, [target])
     return event
 
 
@@ -182,6 +184,9 @@ def record_many(action, actor, targets, ip="", user_agent="", **details):
     if action in webhooks.AUDIT_EVENTS:
         for target in targets:
             webhooks.emit_for_audit(action, organization, actor, target, details)
+    from services import event_notifications
+
+    event_notifications.queue(action, organization, actor, targets)
     return len(rows)
 
 

@@ -36,6 +36,7 @@ CATEGORY_LABELS = {
     "low_balance": _l("Low balance"),
     "security": _l("Security (new sign-in, password or 2FA changed)"),
     "operations": _l("Finished operations"),
+    "events": _l("Subscribed events"),
 }
 CHANNEL_LABELS = {
     "email": _l("E-mail"),
@@ -236,6 +237,10 @@ def message_text(user, category, data, locale):
         if data.get("status") == "failed":
             return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=data.get("error", ""))
         return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=data.get("result", ""))
+    if kind == "events":
+        from services.event_notifications import digest_text
+
+        return digest_text(user, data, lambda iso: local_time(user, iso, locale))
     if kind == "request":
         return _("Request status changed"), _("Request %(ref)s is now: %(status)s.", ref=data.get("ref", ""),
                                               status=data.get("status", ""))

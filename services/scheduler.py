@@ -47,6 +47,12 @@ def purge_expired():
     UserSession.delete().where(UserSession.ended_at < now - timedelta(days=30)).execute()
 
 
+def send_event_digests():
+    from services.event_notifications import send_event_digests as send
+
+    return send()
+
+
 def purge_old_events():
     """Delete each organization's events older than its retention setting (with their comments)."""
     from models import AuditEvent, EventComment, Organization
@@ -74,6 +80,7 @@ JOBS = [
     ("deliver_notifications", deliver_notifications, "NOTIFY_POLL_SECONDS"),
     ("purge_outbox", purge_old_outbox, 3600),
     ("purge_old_events", purge_old_events, 3600),
+    ("event_digests", send_event_digests, "EVENT_DIGEST_SECONDS"),
 ]
 
 
