@@ -55,6 +55,7 @@ ACTIONS = {
     "notifications.events_changed": _l("Event subscriptions changed"),
     "events.exported": _l("Events log downloaded"),
     "events.retention_changed": _l("Events log retention changed"),
+    "user.deleted": _l("User deleted"),
     "user.invitation_sent": _l("Invitation sent again"),
     "user.session_ended": _l("A session ended by an administrator"),
     "user.sessions_ended": _l("All sessions ended by an administrator"),
@@ -132,6 +133,7 @@ DETAIL_LABELS = {
     "threshold": _l("Threshold"),
     "filters": _l("Filters"),
     "days": _l("Days"),
+    "for_user": _l("For"),
 }
 
 

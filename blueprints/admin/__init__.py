@@ -77,6 +77,6 @@ def admin_sections():
     return g.admin_sections
 
 
-from . import bulk, clients, event_export, event_retention, events, groups, impersonation, invitations, organization, user_security, user_sessions, users  # noqa: E402,F401  (routes register on bp)
+from . import bulk, clients, event_export, event_retention, events, groups, impersonation, invitations, organization, user_manage, user_security, user_sessions, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp", "PERMISSIONS"]
