@@ -95,6 +95,10 @@ class Config:
     EXPORT_KEEP_DAYS = env_int("EXPORT_KEEP_DAYS", 7)
     EXPORT_POLL_SECONDS = env_int("EXPORT_POLL_SECONDS", 10)  # how soon a "Download my data" request starts
     INVOICE_SELLER = os.environ.get("INVOICE_SELLER", "Kabinet")  # the operator named on invoices
+    # Where people are told to contact support; an organization's own settings come first (Organization page).
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "")
+    SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "")
+    SUPPORT_URL = os.environ.get("SUPPORT_URL", "")
 
     # Notifications (issue 7): the outbox job, retries, Telegram and Slack bots.
     NOTIFY_POLL_SECONDS = env_int("NOTIFY_POLL_SECONDS", 10)  # how often due outbox rows are delivered

@@ -87,7 +87,7 @@ def login():
         return render("auth/login.html", block="login_form", status=422, form=form)
     if not user.is_active:
         form.form_errors.append(_("This account is disabled. Ask your administrator to enable it."))
-        return render("auth/login.html", block="login_form", status=403, form=form)
+        return render("auth/login.html", block="login_form", status=403, form=form, disabled_org=user.organization)
     if not ipallow.sign_in_allowed(user, request.remote_addr or ""):
         audit.record("signin.blocked", actor=user, target=user.email, **client_meta())
         form.form_errors.append(
