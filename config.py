@@ -108,9 +108,14 @@ class Config:
     INVOICE_SELLER_DIRECTOR = os.environ.get("INVOICE_SELLER_DIRECTOR", "")  # «Руководитель» signature line
     INVOICE_SELLER_ACCOUNTANT = os.environ.get("INVOICE_SELLER_ACCOUNTANT", "")  # «Бухгалтер» signature line
     INVOICE_VAT_RATE = os.environ.get("INVOICE_VAT_RATE", "")  # a percentage included in prices, e.g. 20; empty: «Без НДС»
+    # Where people are told to contact support; an organization's own settings come first (Organization page).
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "")
+    SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "")
+    SUPPORT_URL = os.environ.get("SUPPORT_URL", "")
 
     # Notifications (issue 7): the outbox job, retries, Telegram and Slack bots.
     NOTIFY_POLL_SECONDS = env_int("NOTIFY_POLL_SECONDS", 10)  # how often due outbox rows are delivered
+    EVENT_DIGEST_SECONDS = env_int("EVENT_DIGEST_SECONDS", 60)  # subscribed events: one message per person this often
     NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6)  # then the row is marked failed
     NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 30)  # first backoff; doubles each attempt, at most 1 h
     NOTIFY_LEASE_SECONDS = env_int("NOTIFY_LEASE_SECONDS", 120)  # a dead worker's rows are retried after this

@@ -95,7 +95,7 @@ def login():
         return render("auth/login.html", block="login_form", status=422, form=form)
     if not user.is_active:
         form.form_errors.append(_("This account is disabled. Ask your administrator to enable it."))
-        return render("auth/login.html", block="login_form", status=403, form=form)
+        return render("auth/login.html", block="login_form", status=403, form=form, disabled_org=user.organization)
     if not ipallow.sign_in_allowed(user, request.remote_addr or ""):
         audit.record("signin.blocked", actor=user, target=user.email, **client_meta())
         form.form_errors.append(
@@ -119,6 +119,8 @@ def sign_in(user, method="password"):
         session["lang"] = language
     with db.atomic():  # the session and its audit event are written together or not at all
         secret = sessions.start_session(user, **client_meta())
+        # signed in by themself: any invitation is accepted (users list, "Invitation pending")
+        User.update(last_signin_at=utcnow(), invited_at=None).where(User.id == user.id).execute()
         audit.record("signin", actor=user, target=user.email, method=method, **client_meta())
         notify_security(user, "signin")
     session["sid"] = secret
@@ -337,7 +339,7 @@ def reset_password(token):
     with db.atomic():
         if not tokens.use_token(record):
             return render("auth/reset_invalid.html", status=404)
-        User.update(password_hash=new_hash, password_changed_at=utcnow()).where(
+        User.update(password_hash=new_hash, password_changed_at=utcnow(), invited_at=None).where(
             User.id == user.id
         ).execute()
         sessions.end_sessions(user)

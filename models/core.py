@@ -23,6 +23,10 @@ class Organization(BaseModel):
     contacts_locked = pw.BooleanField(default=False)  # seed 001: verified contacts change via support
     require_2fa = pw.BooleanField(default=False)
     ip_allowlist = pw.TextField(default="")  # one address or CIDR range per line; empty: anywhere
+    support_email = pw.CharField(max_length=254, default="")  # where members are told to turn (migration 0463);
+    support_phone = pw.CharField(max_length=16, default="")  # empty: the instance's SUPPORT_* defaults
+    support_url = pw.CharField(max_length=300, default="")
+    events_retention_days = pw.IntegerField(null=True)  # None: the events log keeps everything (migration 0461)
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -47,6 +51,8 @@ class User(BaseModel):
     ip_allowlist = pw.TextField(default="")  # one address or CIDR range per line; empty: anywhere
     created_by = pw.ForeignKeyField("self", null=True, backref="created_users", on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow, index=True)
+    last_signin_at = pw.DateTimeField(null=True)  # the last sign-in of their own (never "Sign in as")
+    invited_at = pw.DateTimeField(null=True)  # an invitation mailed and not yet accepted (migration 0460)
 
     # flask-login protocol
     is_authenticated = True

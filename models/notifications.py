@@ -6,7 +6,7 @@ from .base import BaseModel, utcnow
 from .core import Organization, User
 
 # Category codes (what happened) and channel codes (how it is told); labels live in services.notifications.
-CATEGORIES = ("requests", "imports", "billing", "low_balance", "security", "operations")
+CATEGORIES = ("requests", "imports", "billing", "low_balance", "security", "operations", "events")
 CHANNELS = ("email", "sms", "telegram", "slack", "in_app")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 OPERATION_STATUSES = ("pending", "running", "completed", "failed")
@@ -93,3 +93,15 @@ class Operation(BaseModel):
 
 
 NOTIFICATION_MODELS = [NotificationPreference, LowBalanceAlert, OutboxMessage, Notification, Operation]
+
+
+class EventNotice(BaseModel):
+    """An event of the subscription catalog (services.permissions.EVENT_CATALOG) waiting for the next
+    digest: written by services.audit.record, read and deleted by services.event_notifications'
+    minute job, which sends each subscriber one message summarising what happened."""
+
+    organization = pw.ForeignKeyField(Organization, backref="event_notices", on_delete="CASCADE")
+    action = pw.CharField(max_length=60)
+    actor_email = pw.CharField(max_length=254, default="")
+    target = pw.CharField(max_length=200, default="")
+    created_at = pw.DateTimeField(default=utcnow)

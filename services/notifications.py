@@ -24,6 +24,7 @@ from models import (LowBalanceAlert, Notification, NotificationPreference, Outbo
                     UserAdminSettings, db, utcnow, write_transaction)
 from models.notifications import CATEGORIES, CHANNELS
 from services import results
+from services.permissions import EVENT_CATALOG
 
 from . import channels
 from .region import format_money, zone_for_country
@@ -39,6 +40,7 @@ CATEGORY_LABELS = {
     "low_balance": _l("Low balance"),
     "security": _l("Security (new sign-in, password or 2FA changed)"),
     "operations": _l("Finished operations"),
+    "events": _l("Subscribed events"),
 }
 CHANNEL_LABELS = {
     "email": _l("E-mail"),
@@ -202,6 +204,23 @@ OPERATION_KINDS = {"client_import": _l("Client import"), "data_export": _l("Data
                    "product": _l("Reported by the product")}
 
 
+def digest_text(user, data, when):
+    """(subject, text) of a digest in the current locale; `when(iso)` formats a time for `user`."""
+    count = int(data.get("count") or 0)
+    lines = []
+    for item in data.get("items", []):
+        label = str(EVENT_CATALOG.get(item.get("action"), item.get("action", "")))
+        line = f"{when(item.get('at'))} — {label}"
+        if item.get("target"):
+            line += f": {item['target']}"
+        if item.get("actor"):
+            line += " " + _("(by %(who)s)", who=item["actor"])
+        lines.append(line)
+    if count > len(lines):
+        lines.append(_("and %(n)d more", n=count - len(lines)))
+    return _("Events in Kabinet: %(n)d", n=count), "\n".join(lines)
+
+
 def message_text(user, category, data, locale):
     """(subject, text) of a notification, in `locale` (call inside force_locale(locale))."""
     kind = data.get("kind", "")
@@ -240,6 +259,8 @@ def message_text(user, category, data, locale):
         if data.get("status") == "failed":
             return _("Operation failed"), _("%(what)s failed: %(error)s", what=what, error=results.message_text(data.get("error")))
         return _("Operation finished"), _("%(what)s finished: %(result)s", what=what, result=results.message_text(data.get("result")))
+    if kind == "events":
+        return digest_text(user, data, lambda iso: local_time(user, iso, locale))
     if kind == "request":
         return _("Request status changed"), _("Request %(ref)s is now: %(status)s.", ref=data.get("ref", ""),
                                               status=data.get("status", ""))

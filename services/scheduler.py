@@ -51,6 +51,25 @@ def purge_expired():
     UserSession.delete().where(UserSession.ended_at < now - timedelta(days=30)).execute()
 
 
+def send_event_digests():
+    from services.event_notifications import send_event_digests as send
+
+    return send()
+
+
+def purge_old_events():
+    """Delete each organization's events older than its retention setting (with their comments)."""
+    from models import AuditEvent, EventComment, Organization
+
+    now = utcnow()
+    for org in Organization.select(Organization.id, Organization.events_retention_days).where(
+            Organization.events_retention_days.is_null(False)):
+        old = AuditEvent.select(AuditEvent.id).where(
+            AuditEvent.organization == org.id, AuditEvent.created_at < now - timedelta(days=org.events_retention_days))
+        EventComment.delete().where(EventComment.event.in_(old)).execute()
+        AuditEvent.delete().where(AuditEvent.id.in_(old)).execute()
+
+
 # (job id, function, interval in seconds or the config key holding it)
 JOBS = [
     ("heartbeat", heartbeat, "SCHEDULER_HEARTBEAT_SECONDS"),
@@ -66,6 +85,8 @@ JOBS = [
     ("deliver_notifications", deliver_notifications, "NOTIFY_POLL_SECONDS"),
     ("purge_outbox", purge_old_outbox, 3600),
     ("purge_idempotency_keys", purge_idempotency_keys, 3600),
+    ("purge_old_events", purge_old_events, 3600),
+    ("event_digests", send_event_digests, "EVENT_DIGEST_SECONDS"),
 ]
 
 

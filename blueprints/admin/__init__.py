@@ -5,5 +5,8 @@ Every page needs a signed-in person (one before_request) and its own permission 
 each view); records of another organization answer 404.
 
 Importing the package registers every route on its blueprint (blueprints.admin.core.bp)."""
-from blueprints.admin import clients, events, groups, impersonation, organization, user_security, users  # noqa: F401  (routes register on core.bp)
+from blueprints.admin import (  # noqa: F401  (routes register on core.bp)
+    bulk, clients, event_export, event_retention, events, groups, impersonation, invitations, organization, user_manage,
+    user_security, user_sessions, users,
+)
 from blueprints.admin.core import SECTIONS, bp  # noqa: F401

@@ -31,6 +31,7 @@ class EventFilters(Form):
     actor = StringField(_l("Who (e-mail)"), validators=[max_length(254)])
     action = SelectField(_l("Action"), choices=[], validate_choice=False)
     target = StringField(_l("Target"), validators=[max_length(200)])
+    ip = StringField(_l("IP address"), validators=[max_length(45)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
 
@@ -53,13 +54,23 @@ class EventFilters(Form):
             normalize_email(field.data)  # a malformed address is told so rather than "no such user"
             raise ValidationError(_l("There is no user with this e-mail in your organization."))
 
+    def validate_ip(self, field):
+        """One address, as the log stores it (normalised: "::FFFF:1" and " 10.0.0.1 " find their events)."""
+        if field.data:
+            import ipaddress
+
+            try:
+                field.data = str(ipaddress.ip_address(field.data))
+            except ValueError:
+                raise ValidationError(_l("Enter one IP address, like 203.0.113.5 or 2001:db8::1.")) from None
+
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError(_l("The end date is before the start date."))
 
     def active(self):
         """The filters in force, for the pager's links."""
-        values = {name: self[name].data for name in ("actor", "action", "target")}
+        values = {name: self[name].data for name in ("actor", "action", "target", "ip")}
         values.update({name: self[name].data.isoformat() for name in ("since", "until") if self[name].data})
         return {k: v for k, v in values.items() if v}
 
@@ -84,6 +95,7 @@ def events():
             actor_id=form.actor_user.id if form.actor_user else None,
             action=form.action.data or "",
             target=form.target.data or "",
+            ip=form.ip.data or "",
             since=day_start_utc(form.since.data) if form.since.data else None,
             until=day_start_utc(form.until.data + timedelta(days=1)) if form.until.data else None,
             older_than=audit.decode_cursor(request.args.get("older")),

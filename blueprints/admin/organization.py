@@ -4,7 +4,8 @@ page. TIN, OGRN, OGRNIP and KPP are checked with their check-digit rules (servic
 from flask import flash, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.validators import Optional
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
@@ -13,13 +14,14 @@ from services import audit
 from services.permissions import permission_required
 
 from blueprints import render, see_other
-from blueprints.forms import Form, kpp_check, max_length, ogrn_check, ogrnip_check, plain_text, required, tin_check
+from blueprints.forms import EmailAddress, Form, kpp_check, max_length, ogrn_check, ogrnip_check, plain_text, required, tin_check
 from blueprints.person.profile import LEGAL_FORMS
 from blueprints.admin.core import bp, client_meta, me
 
 COMPANIES = ("llc", "jsc")  # need KPP and OGRN, 10-digit TIN
 ENTREPRENEUR = "ie"  # needs OGRNIP, 12-digit TIN
-FIELDS = ("name", "legal_form", "tin", "legal_address", "ogrnip", "kpp", "ogrn", "okved", "contacts_locked")
+FIELDS = ("name", "legal_form", "tin", "legal_address", "ogrnip", "kpp", "ogrn", "okved", "contacts_locked",
+          "support_email", "support_phone", "support_url")
 
 
 class OrganizationForm(Form):
@@ -34,6 +36,21 @@ class OrganizationForm(Form):
     ogrn = StringField(_l("OGRN"), validators=[max_length(13), ogrn_check()])
     okved = StringField(_l("OKVED"), validators=[max_length(200), plain_text])
     contacts_locked = BooleanField(_l("Lock confirmed contacts"))
+    support_email = EmailField(_l("Support e-mail"), validators=[Optional(), EmailAddress()])
+    support_phone = StringField(_l("Support phone"), validators=[max_length(30)])
+    support_url = StringField(_l("Support page"), validators=[max_length(300)])
+
+    def validate_support_phone(self, field):
+        from .users import normalize_phone
+
+        field.data = normalize_phone(field.data) or ""
+
+    def validate_support_url(self, field):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(field.data or "")
+        if field.data and (parts.scheme not in ("https", "http") or not parts.netloc or " " in field.data):
+            raise ValidationError(_l("Enter a web address starting with https://, like https://example.com/support."))
 
     def validate_tin(self, field):
         if self.legal_form.data == ENTREPRENEUR and len(field.data) != 12:
@@ -64,6 +81,8 @@ def values(form):
     elif data["legal_form"] in COMPANIES:
         data["ogrnip"] = None
     data["contacts_locked"] = bool(data["contacts_locked"])
+    for name in ("support_email", "support_phone", "support_url"):
+        data[name] = data[name] or ""
     return data
 
 

@@ -89,7 +89,7 @@ def is_narrow(queries):
     return True
 
 
-def narrow(query, organization_id, q, status, group, two_factor):
+def narrow(query, organization_id, q, status, group, two_factor, invited=False):
     """Apply the filters: a narrow one as "id in (its ids)", a broad one as a condition checked while
     reading the sort order's index (where one page of matches is quickly found)."""
     ids_of = User.select(User.id).where(User.organization == organization_id)
@@ -100,6 +100,8 @@ def narrow(query, organization_id, q, status, group, two_factor):
         filters.append(([ids_of.where(User.status == status)], User.status == status))
     if two_factor:
         filters.append(([ids_of.where(User.two_factor == two_factor)], User.two_factor == two_factor))
+    if invited:  # an invitation mailed and not yet accepted
+        filters.append(([ids_of.where(User.invited_at.is_null(False))], User.invited_at.is_null(False)))
     if group is not None:
         members = GroupMember.select(GroupMember.user).where(GroupMember.group == group)
         is_member = pw.fn.EXISTS(GroupMember.select(GroupMember.id).where(GroupMember.group == group, GroupMember.user == User.id))
@@ -115,12 +117,12 @@ def narrow(query, organization_id, q, status, group, two_factor):
     return query
 
 
-def users_page(organization_id, q="", status="", group=None, two_factor="", sort="created", descending=True,
+def users_page(organization_id, q="", status="", group=None, two_factor="", invited=False, sort="created", descending=True,
                after=None, before=None, last=False, size=PAGE_SIZE):
     """One page of users and where the neighbouring pages start: (rows, prev_cursor, next_cursor)."""
     key = SORTS[sort]
     query = User.select(User).where(User.organization == organization_id)
-    query = narrow(query, organization_id, q, status, group, two_factor)
+    query = narrow(query, organization_id, q, status, group, two_factor, invited)
 
     backwards = bool(before) or last
     cursor = decode_cursor(before if before else after, sort) if (before or after) else None

@@ -14,10 +14,11 @@ from wtforms.validators import ValidationError
 
 from extensions import language_for, locale_code
 from models import (Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, db,
-                    write_transaction)
+                    utcnow, write_transaction)
 from models.core import ROLES
 from services import audit, ipallow, passwords, region, sessions, tokens
 from services.mailer import MailError, send_app_mail
+from services.user_bulk import ACTIONS as BULK_ACTIONS
 from services.permissions import (
     EVENT_CATALOG,
     above_you,
@@ -169,15 +170,17 @@ def users():
     status = args.get("status") if args.get("status") in STATUS_LABELS else ""
     two_factor = args.get("tfa") if args.get("tfa") in TWO_FACTOR_LABELS else ""
     q = args.get("q", "").strip()[:100]
+    invited = args.get("invite") == "pending"
     group = None
     if bounded_id(args.get("group")):
         group = own(Group, bounded_id(args["group"]))
     rows, prev_cursor, next_cursor = users_page(
-        org, q=q, status=status, group=group, two_factor=two_factor, sort=sort, descending=descending,
+        org, q=q, status=status, group=group, two_factor=two_factor, invited=invited, sort=sort, descending=descending,
         after=args.get("after"), before=args.get("before"), last=args.get("page") == "last",
     )
     groups, tags, creators = row_details(rows)
     filters = {"q": q, "status": status, "tfa": two_factor, "group": group.id if group else "", "sort": sort,
+               "invite": "pending" if invited else "",
                "dir": "desc" if descending else "asc"}
     filters = {k: v for k, v in filters.items() if v}
     return render(
@@ -195,6 +198,7 @@ def users():
         status_labels=STATUS_LABELS,
         two_factor_labels=TWO_FACTOR_LABELS,
         can_edit=has_permission(me(), "users.edit"),
+        bulk_actions=BULK_ACTIONS,
     )
 
 
@@ -316,6 +320,8 @@ def send_set_password_link(user, invite=False):
         send_app_mail(current_app.config, user.email, subject, text)
     except MailError:
         return False
+    if invite:  # pending until the person sets their password or signs in (users list)
+        User.update(invited_at=utcnow()).where(User.id == user.id).execute()
     return True
 
 

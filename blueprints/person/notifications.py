@@ -247,3 +247,4 @@ def operations_context(user):
 def operations():
     """Seed 003: the organization's jobs; while one runs, the table asks for itself every few seconds."""
     return render("notifications/operations.html", block="operations_table", **operations_context(me()))
+

@@ -46,6 +46,16 @@ LEGAL_FORMS = {
 }
 
 
+@bp.app_template_global("support_contacts")
+def support_contacts_for(organization=None):
+    """The support contacts for `organization` (or the signed-in person's), for templates/_support.html."""
+    from services.support import support_contacts
+
+    if organization is None and current_user.is_authenticated:
+        organization = current_user.organization
+    return support_contacts(organization)
+
+
 @bp.before_request
 def require_login():
     """Every page of this area needs a signed-in person (the e-mail confirmation link excepted)."""
