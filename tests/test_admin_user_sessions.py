@@ -84,9 +84,11 @@ def test_bad_session_ids_and_ones_own_current_session(admin_client, org, admin, 
     other = make_user(org, "o@example.com")
     browser_of(app, "o@example.com", FIREFOX, "203.0.113.5")
     foreign = open_ids(other)[0]
-    for session_id in (foreign, 999999, 2**64):
+    for session_id in (foreign, 999999):
         response = post(admin_client, f"/admin/users/{worker.id}/sessions/{session_id}/end", worker, headers=HTMX)
         assert response.status_code == 404 and "already ended" in response.get_data(as_text=True)
+    # An id no column can hold matches no route at all (blueprints/bounds.py): the app's 404.
+    assert post(admin_client, f"/admin/users/{worker.id}/sessions/{2**64}/end", worker, headers=HTMX).status_code == 404
     assert open_ids(other) == [foreign]
     own_current = open_ids(admin)[-1]
     response = post(admin_client, f"/admin/users/{admin.id}/sessions/{own_current}/end", admin, headers=HTMX)

@@ -22,8 +22,8 @@ OK_STATUS = {
     ("POST", "/api/v1/events"): 202,
     ("POST", "/api/v1/notifications"): 202,
     # the walk goes in URL order: operation 1 fails first, so finishing or reporting on it is too late
-    ("POST", "/api/v1/operations/1/finish"): 422,
-    ("POST", "/api/v1/operations/1/progress"): 422,
+    ("POST", "/api/v1/operations/1/finish"): 409,
+    ("POST", "/api/v1/operations/1/progress"): 409,
 }
 SERVICE_OK_STATUS = {  # where a service key gets another answer than a person's key
     ("POST", "/api/v1/balance/charges"): 201,

@@ -242,20 +242,25 @@ def test_parallel_guesses_get_five_tries_in_all(app, user):
 
     with app.app_context():
         codes.issue_code(user, "phone", PHONE, lambda code: None)
-    barrier = threading.Barrier(8)
-    results = []
+    OneTimeCode.update(attempts=2).execute()  # three tries left; four guesses race for them
+    barrier = threading.Barrier(4)
+    results, errors = [], []
 
     def guess():
-        with app.app_context():
-            barrier.wait()
-            results.append(codes.check_code(user, "phone", PHONE, "000000").status)
+        try:
+            with app.app_context():
+                barrier.wait()
+                results.append(codes.check_code(user, "phone", PHONE, "000000").status)
+        except Exception as exc:  # noqa: BLE001 - reported below: a guess must never fail
+            errors.append(repr(exc))
 
-    threads = [threading.Thread(target=guess) for _ in range(8)]
+    threads = [threading.Thread(target=guess) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert "ok" not in results and results.count("wrong") <= 4
+    assert errors == [] and len(results) == 4
+    assert "ok" not in results and results.count("wrong") <= 2
     assert OneTimeCode.get().attempts == 5
 
 

@@ -31,7 +31,7 @@ class BulkForm(Form):
         super().__init__(*args, **kwargs)
         self.action.choices = [("", _l("Choose an action"))] + list(user_bulk.ACTIONS.items())
         self.groups = {str(g.id): g for g in Group.select().where(Group.organization == me().organization_id).order_by(Group.name)}
-        self.group.choices = [("", _l("Choose a group"))] + [(key, g.name) for key, g in self.groups.items()]
+        self.group.choices = [("", _l("Choose a group"))] + [(key, g.display_name) for key, g in self.groups.items()]
 
 
 def check(form, ids):
@@ -92,7 +92,7 @@ def page(form, ids, plan, status=200):
 
 
 def done_message(plan, count):
-    group = plan.group.name if plan.group is not None else ""
+    group = plan.group.display_name if plan.group is not None else ""
     return {
         "disable": _("Disabled: %(n)d.", n=count),
         "enable": _("Enabled: %(n)d.", n=count),

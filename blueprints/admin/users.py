@@ -217,7 +217,7 @@ def hierarchy_problem(groups_ids, target=None):
             if group.is_administrators:
                 return _("Only an administrator can add people to the Administrators group or remove them from it.")
             return _("The group “%(name)s” grants permissions you do not hold, so you cannot add or remove its members.",
-                     name=group.name)
+                     name=group.display_name)
     return None
 
 
