@@ -258,9 +258,13 @@ def unauthorized():
 # --- static files with content-hashed names -------------------------------------------------
 
 _asset_hashes = {}
-# A page that needs a script besides app.js loads both as one file: a request fewer (the budget is 4 a page),
-# while every other page keeps the small app.js. Served like a file of static/, compacted part by part.
-BUNDLES = {"js/app-passkeys.js": ("js/app.js", "js/passkeys.js")}
+# Files served as one (a request fewer: the budget is 4 a page), each part compacted like a file of static/.
+# Every page but the personal-data page loads app.css and app.js each with the rules and scripts only other
+# pages need (pages.css, pages.js), the passkey pages passkeys.js too; the personal-data page, the heaviest,
+# loads app.css and app.js alone.
+BUNDLES = {"js/app-pages.js": ("js/app.js", "js/pages.js"),
+           "js/app-passkeys.js": ("js/app.js", "js/pages.js", "js/passkeys.js"),
+           "css/app-pages.css": ("css/app.css", "css/pages.css")}
 
 
 def asset_hash(filename):

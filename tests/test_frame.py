@@ -40,7 +40,7 @@ def test_no_inline_script_or_style_in_pages(signed_in):
 
 def test_static_assets_have_hashed_names_and_long_cache(client):
     html = client.get("/login").get_data(as_text=True)
-    css = re.search(r'href="(/static/css/app\.[0-9a-f]{10}\.css)"', html).group(1)
+    css = re.search(r'href="(/static/css/app-pages\.[0-9a-f]{10}\.css)"', html).group(1)
     response = client.get(css)
     response.close()
     assert response.status_code == 200
@@ -217,9 +217,9 @@ def test_own_css_and_js_are_served_without_comments_vendor_files_untouched(clien
         source = (STATIC_DIR / name).read_text()
         assert len(served) < len(source)
         assert not any(line.startswith(("//", " ", "/*")) for line in served.splitlines())
-    # The passkey pages' one file: app.js and passkeys.js, each compacted.
+    # The passkey pages' one file: app.js, pages.js and passkeys.js, each compacted.
     served = client.get(asset_url("js/app-passkeys.js")).get_data(as_text=True)
-    parts = [client.get(asset_url(name)).get_data(as_text=True) for name in ("js/app.js", "js/passkeys.js")]
+    parts = [client.get(asset_url(name)).get_data(as_text=True) for name in ("js/app.js", "js/pages.js", "js/passkeys.js")]
     assert served == "".join(parts) and "navigator.credentials" in served
     assert client.get("/static/js/app-passkeys.0000000000.js").status_code == 404
     htmx = next((STATIC_DIR / "vendor").glob("htmx-*.min.js")).relative_to(STATIC_DIR).as_posix()
