@@ -253,3 +253,16 @@ def test_templates_see_globals_with_jinjas_precedence(app):
         assert env.from_string("{{ asset_url('css/app.css') }}").render().startswith("/static/css/app.")
     finally:
         del env.globals["greeting"]
+
+
+def test_every_template_using_pages_js_loads_it():
+    """static/js/pages.js (password eye, data-shown-when, print, file drop) is not in app.js: a template that
+    uses one of them must load js/app-pages.js (or the passkey bundle, which holds it), else its button is dead."""
+    from app import BUNDLES, STATIC_DIR
+
+    markers = re.compile(r"password_field\(|data-shown-when|data-toggle-password|data-print|data-dropzone")
+    with_pages = [name for name, parts in BUNDLES.items() if "js/pages.js" in parts]
+    for template in (STATIC_DIR.parent / "templates").rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        if template.name != "_macros.html" and markers.search(text):
+            assert any(name in text for name in with_pages), f"{template} uses pages.js but does not load it"

@@ -1,5 +1,6 @@
-// Enhancements only some pages use (passwords, printable pages, file uploads); every page but the personal-data
-// page loads this after app.js as one file (js/app-pages.js, BUNDLES in app.py), so it uses app.js's helpers.
+// Enhancements only some pages use (password fields, print buttons, file drop zones): a template with one of
+// them loads js/app-pages.js (app.js and this file as one, BUNDLES in app.py), so this uses app.js's helpers;
+// tests/test_frame.py checks that every such template does.
 // A field with data-shown-when="other-id" shows only once that input has a value ("Repeat new password").
 function syncShownWhen(root) {
   each(root, "[data-shown-when]", function (el) {
