@@ -260,12 +260,14 @@ def unauthorized():
 
 _asset_hashes = {}
 # Files served as one (a request fewer: the budget is 4 a page), each part compacted like a file of static/.
-# Every page but the personal-data page (the heaviest) loads app.css with pages.css, the rules only other pages
-# need. A page with a password field, a print button or a file drop zone loads app.js with pages.js (those
+# Every page loads app.css with office.css (lists, tabs, filters) and pages.css (the rules only some pages
+# need), but the personal-data page (the heaviest), which loads app.css alone, and the back office (app.css
+# with office.css). A page with a password field, a print button or a file drop zone loads app.js with pages.js (those
 # scripts), the passkey pages passkeys.js too; every other page app.js alone.
 BUNDLES = {"js/app-pages.js": ("js/app.js", "js/pages.js"),
            "js/app-passkeys.js": ("js/app.js", "js/pages.js", "js/passkeys.js"),
-           "css/app-pages.css": ("css/app.css", "css/pages.css")}
+           "css/app-pages.css": ("css/app.css", "css/office.css", "css/pages.css"),
+           "css/app-office.css": ("css/app.css", "css/office.css")}
 
 
 def asset_hash(filename):

@@ -266,3 +266,24 @@ def test_every_template_using_pages_js_loads_it():
         text = template.read_text(encoding="utf-8")
         if template.name != "_macros.html" and markers.search(text):
             assert any(name in text for name in with_pages), f"{template} uses pages.js but does not load it"
+
+
+def test_pages_without_pages_css_use_none_of_its_rules():
+    """The personal-data page (app.css alone) and the back office (app.css with office.css) do not load
+    static/css/pages.css: none of their templates, nor the sections they include, may use its classes (the
+    mail-server pages without JS, full pages of their own, load it; base.html uses .lang-switch signed out)."""
+    from app import STATIC_DIR
+
+    def classes(name):
+        rules = re.sub(r"/\*.*?\*/", "", (STATIC_DIR / name).read_text(encoding="utf-8"), flags=re.S)
+        return {cls for selector in re.findall(r"([^{}]+)\{", rules) for cls in re.findall(r"\.([\w-]+)", selector)}
+
+    templates = STATIC_DIR.parent / "templates"
+    only_pages = classes("css/pages.css") - classes("css/app.css") - classes("css/office.css")  # .narrow, not .card
+    lean = [*templates.glob("admin/*.html"), *templates.glob("mail_servers/_*.html"),
+            templates / "_panel.html", templates / "profile/personal_data.html", templates / "profile/region.html",
+            templates / "notifications/_section.html"]
+    for template in lean:
+        used = {name for attr in re.findall(r'class="([^"]*)"', template.read_text(encoding="utf-8"))
+                for name in re.sub(r"\{[{%].*?[%}]\}", " ", attr).split()}
+        assert not used & only_pages, f"{template.relative_to(templates)} uses {sorted(used & only_pages)} of pages.css"
