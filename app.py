@@ -260,12 +260,12 @@ def unauthorized():
 
 _asset_hashes = {}
 # Files served as one (a request fewer: the budget is 4 a page), each part compacted like a file of static/.
-# Every page loads app.css with office.css (lists, tabs, filters) and pages.css (the rules only some pages
-# need), but the personal-data page (the heaviest), which loads app.css alone, and the back office (app.css
-# with office.css). A page with a password field, a print button or a file drop zone loads app.js with pages.js (those
-# scripts), the passkey pages passkeys.js too; every other page app.js alone.
+# CSS: app.css with office.css (lists, tabs, filters) and pages.css (rules only some pages need) on every page
+# but the personal-data page, the heaviest (app.css alone), and the back office (app.css with office.css).
+# JS: app.js alone, with pages.js on a page with a password field, a print button or a file drop zone, with
+# passkeys.js on the passkey pages.
 BUNDLES = {"js/app-pages.js": ("js/app.js", "js/pages.js"),
-           "js/app-passkeys.js": ("js/app.js", "js/pages.js", "js/passkeys.js"),
+           "js/app-passkeys.js": ("js/app.js", "js/passkeys.js"),
            "css/app-pages.css": ("css/app.css", "css/office.css", "css/pages.css"),
            "css/app-office.css": ("css/app.css", "css/office.css")}
 

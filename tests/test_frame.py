@@ -217,9 +217,9 @@ def test_own_css_and_js_are_served_without_comments_vendor_files_untouched(clien
         source = (STATIC_DIR / name).read_text()
         assert len(served) < len(source)
         assert not any(line.startswith(("//", " ", "/*")) for line in served.splitlines())
-    # The passkey pages' one file: app.js, pages.js and passkeys.js, each compacted.
+    # The passkey pages' one file: app.js and passkeys.js, each compacted.
     served = client.get(asset_url("js/app-passkeys.js")).get_data(as_text=True)
-    parts = [client.get(asset_url(name)).get_data(as_text=True) for name in ("js/app.js", "js/pages.js", "js/passkeys.js")]
+    parts = [client.get(asset_url(name)).get_data(as_text=True) for name in ("js/app.js", "js/passkeys.js")]
     assert served == "".join(parts) and "navigator.credentials" in served
     assert client.get("/static/js/app-passkeys.0000000000.js").status_code == 404
     htmx = next((STATIC_DIR / "vendor").glob("htmx-*.min.js")).relative_to(STATIC_DIR).as_posix()
@@ -257,7 +257,7 @@ def test_templates_see_globals_with_jinjas_precedence(app):
 
 def test_every_template_using_pages_js_loads_it():
     """static/js/pages.js (password eye, data-shown-when, print, file drop) is not in app.js: a template that
-    uses one of them must load js/app-pages.js (or the passkey bundle, which holds it), else its button is dead."""
+    uses one of them must load js/app-pages.js, else its button is dead."""
     from app import BUNDLES, STATIC_DIR
 
     markers = re.compile(r"password_field\(|data-shown-when|data-toggle-password|data-print|data-dropzone")
