@@ -240,8 +240,8 @@ def test_pages_are_sent_without_template_indentation(signed_in):
 
 
 def test_templates_see_globals_with_jinjas_precedence(app):
-    """app.MergedGlobalsTemplate builds contexts itself: the render's variables still win over the
-    template's own globals, which win over the environment's."""
+    """The render's variables win over the template's own globals, which win over the environment's
+    (Jinja's rule; app.MergedGlobalsTemplate, which rebuilt contexts, is gone: bench/overrides.py)."""
     env = app.jinja_env
     env.globals["greeting"] = "environment"
     try:
