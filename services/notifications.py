@@ -83,7 +83,8 @@ def chat_ids(user):
 
 def channel_problems(user, config):
     """{channel: why it cannot be used} for the channels `user` has no usable contact for."""
-    telegram, slack = chat_ids(user)
+    # The chat IDs are read only when a bot is set up on this server (else neither channel can be used anyway).
+    telegram, slack = chat_ids(user) if config.get("TELEGRAM_BOT_TOKEN") or config.get("SLACK_BOT_TOKEN") else ("", "")
     problems = {}
     if not (user.phone and user.phone_verified):
         problems["sms"] = _l("Confirm a phone number first.")

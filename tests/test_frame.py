@@ -40,7 +40,7 @@ def test_no_inline_script_or_style_in_pages(signed_in):
 
 def test_static_assets_have_hashed_names_and_long_cache(client):
     html = client.get("/login").get_data(as_text=True)
-    css = re.search(r'href="(/static/css/app\.[0-9a-f]{10}\.css)"', html).group(1)
+    css = re.search(r'href="(/static/css/app-pages\.[0-9a-f]{10}\.css)"', html).group(1)
     response = client.get(css)
     response.close()
     assert response.status_code == 200
@@ -240,8 +240,8 @@ def test_pages_are_sent_without_template_indentation(signed_in):
 
 
 def test_templates_see_globals_with_jinjas_precedence(app):
-    """app.MergedGlobalsTemplate builds contexts itself: the render's variables still win over the
-    template's own globals, which win over the environment's."""
+    """The render's variables win over the template's own globals, which win over the environment's
+    (Jinja's rule; app.MergedGlobalsTemplate, which rebuilt contexts, is gone: bench/overrides.py)."""
     env = app.jinja_env
     env.globals["greeting"] = "environment"
     try:
@@ -253,3 +253,37 @@ def test_templates_see_globals_with_jinjas_precedence(app):
         assert env.from_string("{{ asset_url('css/app.css') }}").render().startswith("/static/css/app.")
     finally:
         del env.globals["greeting"]
+
+
+def test_every_template_using_pages_js_loads_it():
+    """static/js/pages.js (password eye, data-shown-when, print, file drop) is not in app.js: a template that
+    uses one of them must load js/app-pages.js, else its button is dead."""
+    from app import BUNDLES, STATIC_DIR
+
+    markers = re.compile(r"password_field\(|data-shown-when|data-toggle-password|data-print|data-dropzone")
+    with_pages = [name for name, parts in BUNDLES.items() if "js/pages.js" in parts]
+    for template in (STATIC_DIR.parent / "templates").rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        if template.name != "_macros.html" and markers.search(text):
+            assert any(name in text for name in with_pages), f"{template} uses pages.js but does not load it"
+
+
+def test_pages_without_pages_css_use_none_of_its_rules():
+    """The personal-data page (app.css alone) and the back office (app.css with office.css) do not load
+    static/css/pages.css: none of their templates, nor the sections they include, may use its classes (the
+    mail-server pages without JS, full pages of their own, load it; base.html uses .lang-switch signed out)."""
+    from app import STATIC_DIR
+
+    def classes(name):
+        rules = re.sub(r"/\*.*?\*/", "", (STATIC_DIR / name).read_text(encoding="utf-8"), flags=re.S)
+        return {cls for selector in re.findall(r"([^{}]+)\{", rules) for cls in re.findall(r"\.([\w-]+)", selector)}
+
+    templates = STATIC_DIR.parent / "templates"
+    only_pages = classes("css/pages.css") - classes("css/app.css") - classes("css/office.css")  # .narrow, not .card
+    lean = [*templates.glob("admin/*.html"), *templates.glob("mail_servers/_*.html"),
+            templates / "_panel.html", templates / "profile/personal_data.html", templates / "profile/region.html",
+            templates / "notifications/_section.html"]
+    for template in lean:
+        used = {name for attr in re.findall(r'class="([^"]*)"', template.read_text(encoding="utf-8"))
+                for name in re.sub(r"\{[{%].*?[%}]\}", " ", attr).split()}
+        assert not used & only_pages, f"{template.relative_to(templates)} uses {sorted(used & only_pages)} of pages.css"

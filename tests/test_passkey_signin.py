@@ -35,7 +35,7 @@ def test_the_sign_in_page_offers_a_passkey_and_new_keys_are_discoverable(client,
     sign_out(client)
     html = client.get("/login").get_data(as_text=True)
     assert 'id="passkey-signin-form"' in html and 'class="js-only passkey-form"' in html
-    assert "Sign in with a passkey" in html and "app-passkeys" in html
+    assert "Sign in with a passkey" in html and "app-pages-passkeys" in html
 
 
 def test_a_passkey_alone_signs_in(app, client, anna, key):  # noqa: F811

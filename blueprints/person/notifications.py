@@ -64,9 +64,11 @@ def notification_grid(user):
                  "setup_url": setup_url(user, ch) if ch in problems else None} for ch in CHANNELS]
     rows = []
     for category in categories_for(user):
+        # A disabled box is never posted: no URL to build for it (url_for is a good part of the grid's cost).
         boxes = [{"name": f"{category}.{ch}", "channel": ch, "disabled": ch in problems,
                   "checked": chosen[(category, ch)] and ch not in problems,
-                  "url": url_for("notifications.save_box", category=category, channel=ch)} for ch in CHANNELS]
+                  "url": None if ch in problems else url_for("notifications.save_box", category=category, channel=ch)}
+                 for ch in CHANNELS]
         rows.append({"code": category, "label": CATEGORY_LABELS[category], "boxes": boxes})
     return {"channels": channels, "rows": rows, "has_problems": bool(problems)}
 

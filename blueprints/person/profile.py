@@ -258,14 +258,15 @@ def page_context(user, **overrides):
         "email_locked": contacts_locked(user, "email"),
         "email_message": None,
         "phone_form": PhoneForm(user, formdata=None),
-        "code_form": CodeForm(formdata=None),
         "pending_phone": codes.pending_code(user, "phone"),
         "phone_locked": contacts_locked(user, "phone"),
         "popup": False,
         "detect_time_zone": user.time_zone is None,
-        "time_zone_form": TimeZoneForm(formdata=None),
     }
     context.update(overrides)
+    # The code's form is shown only while a code is pending (forms built only to be shown cost the page).
+    if "code_form" not in context:
+        context["code_form"] = CodeForm(formdata=None) if context["pending_phone"] else None
     if "form" in context:  # a submitted autosave form keeps its input and error in the full page
         name = next(iter(context["form"]._fields.keys() - {"csrf_token"}))
         context["autosave_fields"] = [context["form"][name] if f.name == name else f for f in context["autosave_fields"]]
