@@ -57,9 +57,10 @@ def configured(config):
 
 
 def register(app):
-    """At start: check the setting and let webhooks subscribe to the extra types."""
-    for name, spec in configured(app.config).items():
-        webhooks.EVENT_TYPES.setdefault(name, spec["label"])
+    """At start: check the setting and let this app's webhooks subscribe to the extra types (kept per app, so
+    one app's configuration never shows in another's)."""
+    extras = {name: spec["label"] for name, spec in configured(app.config).items() if name not in webhooks.EVENT_TYPES}
+    app.extensions["webhook_event_types"] = {**webhooks.EVENT_TYPES, **extras}
 
 
 def catalog(config=None):

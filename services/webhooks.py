@@ -29,6 +29,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import peewee
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from models import Prepared, Webhook, WebhookAttempt, WebhookDelivery, db, utcnow
@@ -51,6 +52,13 @@ EVENT_TYPES = {
     "request.status_changed": _l("Request status changed"),
     "import.finished": _l("Import finished"),
 }
+
+
+def event_types():
+    """{type: label} webhooks may subscribe to in this app: the built-in ones and PRODUCT_EVENTS'."""
+    return current_app.extensions.get("webhook_event_types", EVENT_TYPES) if has_app_context() else EVENT_TYPES
+
+
 TEST_EVENT = "webhook.test"
 URL_MAX = 500
 MAX_ENDPOINTS = 10  # per organization
@@ -131,7 +139,7 @@ def create_endpoint(organization, user, url, events, config=None):
     """A new endpoint; returns (the row, the secret to show once)."""
     secret = new_secret()
     row = Webhook.create(
-        organization=organization, created_by=user, url=url, events=" ".join(e for e in EVENT_TYPES if e in events),
+        organization=organization, created_by=user, url=url, events=" ".join(e for e in event_types() if e in events),
         secret_encrypted=crypto.encrypt(secret, config),
     )
     return row, secret
@@ -343,8 +351,6 @@ def deliver_due(config=None, now=None):
     from concurrent.futures import ThreadPoolExecutor
 
     if config is None:
-        from flask import current_app
-
         config = current_app.config
     sent = 0
     workers = max(1, int(config.get("WEBHOOK_WORKERS", 8)))
@@ -371,8 +377,6 @@ def deliver_due(config=None, now=None):
 def purge_old_deliveries(config=None):
     """Scheduler job: forget finished deliveries older than WEBHOOK_KEEP_DAYS."""
     if config is None:
-        from flask import current_app
-
         config = current_app.config
     cutoff = utcnow() - timedelta(days=int(config.get("WEBHOOK_KEEP_DAYS", 30)))
     old = WebhookDelivery.select(WebhookDelivery.id).where(WebhookDelivery.state.in_(("delivered", "failed")),

@@ -29,10 +29,10 @@ TEST_LIMIT = "10 per minute"  # test events one person may send
 
 class EventsField(SelectMultipleField):
     def __init__(self, label=None, **kwargs):
-        super().__init__(label, choices=[SelectChoice(k, v) for k, v in webhooks.EVENT_TYPES.items()], **kwargs)
+        super().__init__(label, choices=[SelectChoice(k, v) for k, v in webhooks.event_types().items()], **kwargs)
 
     def pre_validate(self, form):
-        unknown = [value for value in self.data or [] if value not in webhooks.EVENT_TYPES]
+        unknown = [value for value in self.data or [] if value not in webhooks.event_types()]
         if unknown:
             raise ValidationError(_l("Unknown event type “%(event)s”.", event=unknown[0][:60]))
         if not self.data:
@@ -80,8 +80,8 @@ def list_page(status=200, form=None, new_hook=None, secret=None):
     user = admin()
     hooks = list(Webhook.select().where(Webhook.organization == user.organization_id).order_by(Webhook.id))
     return render(PAGE, block="create_card", status=status, oob=("hooks_table",) if secret else (),
-                  form=form or WebhookForm(formdata=None, events=list(webhooks.EVENT_TYPES)), hooks=hooks,
-                  new_hook=new_hook, secret=secret, event_labels=webhooks.EVENT_TYPES)
+                  form=form or WebhookForm(formdata=None, events=list(webhooks.event_types())), hooks=hooks,
+                  new_hook=new_hook, secret=secret, event_labels=webhooks.event_types())
 
 
 @bp.get("/webhooks", endpoint="webhooks")
@@ -104,7 +104,7 @@ def create_webhook():
         if not form.enabled.data:
             Webhook.update(enabled=False).where(Webhook.id == hook.id).execute()
         audit.record("webhook.created", actor=user, target=hook.url, events=hook.events, **client_meta())
-    return list_page(201, form=WebhookForm(formdata=None, events=list(webhooks.EVENT_TYPES)), new_hook=hook,
+    return list_page(201, form=WebhookForm(formdata=None, events=list(webhooks.event_types())), new_hook=hook,
                      secret=secret)
 
 
@@ -126,7 +126,7 @@ def endpoint_page(hook, status=200, form=None, secret=None, block="endpoint_form
     return render(ENDPOINT_PAGE, block=block, status=status, hook=hook, form=form, secret=secret,
                   rotate_form=rotate_form or RotateForm(formdata=None), overlap_until=overlap_until(hook),
                   deliveries=deliveries, next_before=deliveries[-1].id if more else None,
-                  event_labels={**webhooks.EVENT_TYPES, webhooks.TEST_EVENT: _("Test event")})
+                  event_labels={**webhooks.event_types(), webhooks.TEST_EVENT: _("Test event")})
 
 
 @bp.route("/webhooks/<int:hook_id>", methods=["GET", "POST"])
@@ -138,7 +138,7 @@ def webhook(hook_id):
     form = WebhookForm()
     if not form.validate_on_submit():
         return endpoint_page(hook, 422, form=form)
-    events = " ".join(e for e in webhooks.EVENT_TYPES if e in form.events.data)
+    events = " ".join(e for e in webhooks.event_types() if e in form.events.data)
     changed = [name for name, old, new in (("url", hook.url, form.url.data), ("events", hook.events, events),
                                            ("enabled", hook.enabled, bool(form.enabled.data))) if old != new]
     if changed:
@@ -211,7 +211,7 @@ def webhook_delivery(hook_id, delivery_id):
         row.answer_headers = json.loads(row.response_headers or "[]")
     return render(DELIVERY_PAGE, hook=hook, delivery=delivery, attempts=attempts, body=pretty_json(delivery.payload),
                   body_bytes=len(delivery.payload.encode()),
-                  event_labels={**webhooks.EVENT_TYPES, webhooks.TEST_EVENT: _("Test event")})
+                  event_labels={**webhooks.event_types(), webhooks.TEST_EVENT: _("Test event")})
 
 
 @bp.post("/webhooks/<int:hook_id>/deliveries/<int:delivery_id>/again")

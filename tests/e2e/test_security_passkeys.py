@@ -152,7 +152,9 @@ def test_sign_in_with_a_passkey_alone(browser, live_server, anna, lang):
     page.fill("#name", "My key")
     page.get_by_role("button", name=text[1]).click()
     page.locator("#passkey-table").wait_for()
-    page.wait_for_function("document.querySelectorAll('#passkey-table input[type=text]').length === 1")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#passkey-table input[type=text]")).to_have_count(1)  # a locator wait: CSP forbids eval
     (credential,) = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"]
     assert credential["isResidentCredential"], "a discoverable credential"
     page.click(".menu summary")
