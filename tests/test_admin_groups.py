@@ -265,3 +265,27 @@ def test_apply_is_all_or_nothing(admin_client, org):
     response = admin_client.post("/admin/groups/import/apply", data={"csrf_token": token, "payload": payload})
     assert response.status_code == 422 and "cannot be renamed" in response.get_data(as_text=True)
     assert not Group.select().where(Group.name == "Fresh").exists()
+
+
+def test_a_disabled_person_holds_no_permission(app, org):
+    """Permissions come from enabled people's groups only, whatever a caller asks (the pages, the API, the rules
+    on who stands above whom)."""
+    from models import User
+
+    person = make_user(org, "p@example.com")
+    grant(person, "users.view", "billing.view")
+    with app.test_request_context():
+        assert has_permission(person, "users.view")
+    User.update(status="disabled").where(User.id == person.id).execute()
+    with app.test_request_context():
+        assert not has_permission(User.get_by_id(person.id), "users.view")
+        assert permissions.permissions_of(User.get_by_id(person.id)) == frozenset()
+
+
+def test_a_stored_permission_outside_the_catalog_grants_nothing(app, org):
+    """A row left by an older version or written by hand ("root") is not a permission."""
+    person = make_user(org, "p@example.com")
+    group = grant(person, "users.view")
+    GroupPermission.create(group=group, permission="root")
+    with app.test_request_context():
+        assert permissions.permissions_of(person) == frozenset({"users.view"})

@@ -385,3 +385,13 @@ def test_resend_without_a_pending_code(app, signed_in, user):
     assert "No code is waiting" in page(signed_in) and outbox(app) == []
     assert post(signed_in, "/app/personal-data/email/resend", {}).status_code == 303
     assert "There is no pending e-mail change." in page(signed_in)
+
+
+def test_a_link_of_another_kind_does_not_confirm_an_e_mail_change(app, client, user):
+    """A password-reset link's secret sent to the e-mail confirmation URL is unknown there."""
+    from services import tokens
+
+    with app.app_context():
+        secret = tokens.issue_token(user, "reset", tokens.RESET_LIFETIME)
+    response = client.get(f"/app/personal-data/email/confirm/{secret}")
+    assert response.status_code == 404 and "This link is invalid, used or expired." in response.get_data(as_text=True)
