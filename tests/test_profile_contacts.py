@@ -260,7 +260,7 @@ def test_parallel_guesses_get_five_tries_in_all(app, user):
     for thread in threads:
         thread.join()
     assert errors == [] and len(results) == 4
-    assert "ok" not in results and results.count("wrong") <= 2
+    assert "ok" not in results and results.count("wrong") <= 3  # at most the three tries that were left
     assert OneTimeCode.get().attempts == 5
 
 
