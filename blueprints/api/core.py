@@ -15,6 +15,7 @@ from config import Config
 from extensions import count_attempt, csrf, language_for, seconds_until_allowed
 from models import User
 from services import apikeys, audit, region, service_keys
+from services.permissions import PERMISSIONS, has_permission
 
 from blueprints.api.spec import build_document, error_fields, form_schema, operation
 from blueprints.bounds import ID_MAX
@@ -109,6 +110,23 @@ def scope(name, service=False):
             return view(*args, **kwargs)
         wrapper.required_scope = name  # tests/test_api_auth.py reads it to walk every route
         wrapper.accepts_service_key = service
+        return wrapper
+    return decorate
+
+
+def needs_permission(permission):
+    """For admin routes under a `scope`: the key's owner must hold `permission`, exactly as the matching
+    page asks (services.permissions). Put it below `@scope(...)`, which has already refused service keys."""
+    label = PERMISSIONS[permission]  # a KeyError at import time for a permission that does not exist
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not has_permission(g.api_user, permission):
+                return error(403, "forbidden", _("The key's owner lacks the permission “%(permission)s”.",
+                                                 permission=label))
+            return view(*args, **kwargs)
+        wrapper.required_permission = permission  # tests/test_api_auth.py expects 403 without it
         return wrapper
     return decorate
 
