@@ -14,7 +14,7 @@ DEMO_PEOPLE = (
     (f"admin@{DEMO_DOMAIN}", "admin-demo-password-42", "admin"),
     (f"employee@{DEMO_DOMAIN}", "employee-demo-password-42", "employee"),
 )
-DEMO_NAMES = {"owner": "Анна Смирнова", "admin": "Boris Ivanov", "employee": ""}
+DEMO_NAMES = {"owner": "Анна Смирнова", "admin": "Борис Иванов", "employee": "Ольга Кузнецова"}
 # The owner's low-balance alert: below the demo balance of 1 234,50 ₽, above it after one `flask demo-charge`.
 DEMO_THRESHOLD = Decimal("1000.00")
 DEMO_CHARGE = Decimal("500.00")

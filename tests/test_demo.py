@@ -123,8 +123,8 @@ def test_the_demo_administrator_can_sign_in_as_the_employee(demo, client):
     employee = User.get(User.email == DEMO_PEOPLE[2][0])
     response = form_post(client, f"/admin/users/{employee.id}/impersonate", {}, page="/admin/users")
     assert response.status_code == 303
-    assert "You are viewing the account of employee@demo.example.com" in client.get("/app/personal-data").get_data(
-        as_text=True)
+    page = client.get("/app/personal-data").get_data(as_text=True)
+    assert "You are viewing the account of Ольга Кузнецова (employee@demo.example.com)" in page
 
 
 def test_demo_charge_lowers_the_balance_and_fires_the_owners_alert_once(demo, app):
