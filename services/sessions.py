@@ -8,6 +8,7 @@ from itsdangerous import BadSignature
 
 from models import Organization, Prepared, User, UserSession, utcnow
 
+from . import ipallow
 from .tokens import digest, new_secret
 
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most once a minute, not on every request
@@ -70,6 +71,17 @@ def end_sessions(user, keep=None):
     if keep is not None:
         query = query.where(UserSession.id != keep.id)
     return query.execute()
+
+
+def end_sessions_outside(people):
+    """End every open session of `people` whose address their lists no longer allow; returns the ids."""
+    ended = []
+    for person in people:
+        for record in UserSession.select().where(UserSession.user == person.id, UserSession.ended_at.is_null()):
+            if not ipallow.sign_in_allowed(person, record.ip):
+                end_session(record)
+                ended.append(record.id)
+    return ended
 
 
 def mark_reauthenticated(record):

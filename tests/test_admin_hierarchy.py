@@ -279,3 +279,15 @@ def test_status_and_ip_whitelist_ask_for_the_password_in_the_form(admin_client, 
     # Other settings never ask.
     age_sign_in()
     assert save(admin_client, worker, phone="+44 20 7946 0959").status_code == 303
+
+
+def test_a_new_ip_list_set_in_the_back_office_ends_the_sessions_it_leaves_out(app, org, admin, deputy):
+    """The person is signed out at once on devices outside the new list, as their own Security page does."""
+    signed_in = client_of(app, "d@example.com")
+    assert signed_in.get("/app/personal-data").status_code == 200
+    owner = client_of(app, "boss@example.com")
+    assert save(owner, deputy, ip_allowlist="127.0.0.0/8").status_code == 303  # the test client's address
+    assert signed_in.get("/app/personal-data").status_code == 200
+    assert save(owner, deputy, ip_allowlist="192.0.2.0/24").status_code == 303
+    assert signed_in.get("/app/personal-data").status_code in (302, 303)
+    assert UserSession.select().where(UserSession.user == deputy.id, UserSession.ended_at.is_null()).count() == 0

@@ -425,6 +425,8 @@ def save_user(user_id):
             audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
             if changes.get("status") == "enabled":
                 audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
+            if "ip_allowlist" in changes:  # sessions from addresses the new list leaves out end at once
+                sessions.end_sessions_outside([User.get_by_id(user.id)])
             if changes.get("status") == "disabled":
                 sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
                 audit.record("user.disabled", actor=me(), target=user.email, **client_meta())

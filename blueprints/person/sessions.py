@@ -110,7 +110,7 @@ def save_allowlist(form, scope, block):
     else:
         Organization.update(ip_allowlist=text).where(Organization.id == organization.id).execute()
         people = list(User.select().where(User.organization == organization.id))
-    ended = end_sessions_outside(people)
+    ended = sessions_service.end_sessions_outside(people)
     audit.record("ip_allowlist.changed", actor=user, target=scope, entries=len(ipallow.entries(text)),
                  sessions_ended=ended, **client_meta())
     flash(_("The list of allowed addresses is saved."), "success")
@@ -118,17 +118,6 @@ def save_allowlist(form, scope, block):
         flash(_("Your address is not in the list, so you have been signed out."), "info")
         return see_other(url_for("auth.login"))
     return see_other(url_for("security.index"))
-
-
-def end_sessions_outside(people):
-    """End every open session of `people` whose address their lists no longer allow; returns the ids."""
-    ended = []
-    for person in people:
-        for record in UserSession.select().where(UserSession.user == person.id, UserSession.ended_at.is_null()):
-            if not ipallow.sign_in_allowed(person, record.ip):
-                sessions_service.end_session(record)
-                ended.append(record.id)
-    return ended
 
 
 @bp.post("/allowlist")
