@@ -33,7 +33,7 @@ def open_database(url):
 
 
 @contextmanager
-def write_transaction(lock=None):
+def write_transaction(lock=None, name=None):
     """A transaction that reads and then writes what it read decides (a quota check, the next number, a limit
     on how many, an import's plan). `lock` is (Model, id): the row that stands for what is counted.
 
@@ -48,6 +48,10 @@ def write_transaction(lock=None):
     NO KEY: rows that merely point at it (an audit event naming the person) are still inserted meanwhile, so a
     transaction holding the lock neither blocks nor deadlocks with one that only writes about that row.
 
+    `name` stands for what is counted when no row does (a phone number that several people may text): on
+    PostgreSQL a transaction-level advisory lock on its hash, taken after the row's, so the order is always
+    the same and two such transactions cannot deadlock.
+
     Inside another transaction this is a savepoint: on SQLite the outer one holds the lock already (IMMEDIATE
     by default); on PostgreSQL the row stays locked until the outer one ends.
     """
@@ -58,6 +62,8 @@ def write_transaction(lock=None):
             model, key = lock
             primary_key = model._meta.primary_key
             list(model.select(primary_key).where(primary_key == key).for_update("FOR NO KEY UPDATE"))
+        if name is not None and not sqlite:
+            database.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
         yield transaction
 
 

@@ -66,9 +66,10 @@ def issue_code(user, purpose, target, send):
     When `send` raises, the new code is forgotten and the exception goes to the caller.
     """
     code = f"{secrets.randbelow(10**6):06d}"
-    # Counted and added in one transaction, the person's row locked: requests sent at once cannot pass the
-    # resend wait or the hourly limit together (models.write_transaction). The send itself comes after.
-    with write_transaction((User, user.id)):
+    # Counted and added in one transaction, the person's row and the target locked: requests sent at once, by
+    # one person or by several to one number, cannot pass the resend wait or an hourly limit together
+    # (models.write_transaction). The send itself comes after.
+    with write_transaction((User, user.id), name=f"code-target:{purpose}:{target}"):
         throttle(user, purpose, target)
         now = utcnow()
         row = OneTimeCode.create(

@@ -206,6 +206,24 @@ def test_five_sends_an_hour_per_number(app, org, person):
     assert exc.value.reason == "target"
 
 
+def test_people_texting_one_number_at_once_stay_within_its_limit(app, org, monkeypatch):
+    """Four codes already went to the number this hour; two other people ask for one at the same moment:
+    one gets it, the other is told the number has had enough (the target is locked, not only the person)."""
+    with app.app_context():
+        for i in range(4):
+            issue(make_user(org, email=f"p{i}@example.com"), "+79123456789")
+    racers = [make_user(org, email=f"r{i}@example.com") for i in range(2)]
+    hold_after(monkeypatch, codes, "throttle")
+
+    def send(person):
+        with app.app_context(), db.connection_context():
+            return issue(person)
+
+    results = run_together(lambda: send(racers[0]), lambda: send(racers[1]))
+    assert sorted("a code" if r.isdigit() else r for r in results) == ["CodeThrottled('target')", "a code"]
+    assert OneTimeCode.select().where(OneTimeCode.target == "+79123456789").count() == 5
+
+
 def test_failed_send_leaves_the_old_code_working(person):
     code = issue(person)
     age_codes(61)
