@@ -1,15 +1,13 @@
 """The notification channels: e-mail (the app's mailer), SMS (services.sms), Telegram's Bot API
 sendMessage and Slack's chat.postMessage. Each raises ChannelError saying why, and whether trying again
 can help (`final`) and when (`retry_after`, from a 429)."""
-import ipaddress
 import json
-import socket
-import urllib.error
-import urllib.request
+from http.client import HTTPException
 from urllib.parse import urlsplit
 
 from .mailer import MailError, send_app_mail
-from .sms import SmsError, _NoRedirect, send_sms
+from .sms import SmsError, send_sms
+from .webhook_http import BlockedTarget, post_pinned, public_only
 
 
 class ChannelError(Exception):
@@ -33,22 +31,6 @@ def send_sms_text(config, to, text):
         raise ChannelError(f"sms: {exc}") from None
 
 
-def check_target(url, allow_private):
-    """SECURITY.md 26: only http(s), and no private or loopback address unless NOTIFY_ALLOW_PRIVATE."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ChannelError("the API URL is not an http(s) URL", final=True)
-    if allow_private:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except OSError as exc:
-        raise ChannelError(f"cannot resolve {parts.hostname}: {exc}") from None
-    for address in addresses:
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise ChannelError(f"{parts.hostname} is a private address (set NOTIFY_ALLOW_PRIVATE)", final=True)
-
-
 def retry_after_of(headers, body):
     for value in ((body.get("parameters") or {}).get("retry_after") if isinstance(body, dict) else None,
                   headers.get("Retry-After") if headers else None):
@@ -60,28 +42,29 @@ def retry_after_of(headers, body):
 
 
 def post_json(config, url, payload, headers=None):
-    """POST JSON with a timeout and no redirects; the decoded answer, or ChannelError."""
-    check_target(url, config["NOTIFY_ALLOW_PRIVATE"])
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+    """POST JSON with a timeout and no redirects (SECURITY.md 26: only http(s), and no private or loopback
+    address unless NOTIFY_ALLOW_PRIVATE); the decoded answer, or ChannelError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChannelError("the API URL is not an http(s) URL", final=True)
+    headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     try:
-        with opener.open(request, timeout=config["NOTIFY_HTTP_TIMEOUT"]) as response:
-            raw = response.read(65536)
-    except urllib.error.HTTPError as exc:
-        try:
-            body = json.loads(exc.read(65536) or b"{}")
-        except (ValueError, OSError):
-            body = {}
-        # 4xx other than 429 will not get better by trying again (bad token, unknown chat)
-        final = 400 <= exc.code < 500 and exc.code not in (408, 429)
-        raise ChannelError(f"answered {exc.code}", final=final, retry_after=retry_after_of(exc.headers, body)) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ChannelError(f"unreachable: {getattr(exc, 'reason', exc)}") from None
+        answer = post_pinned(url, json.dumps(payload).encode(), headers, config["NOTIFY_HTTP_TIMEOUT"],
+                             public_only(config["NOTIFY_ALLOW_PRIVATE"]), keep=65536)
+    except BlockedTarget:
+        raise ChannelError(f"{parts.hostname} is a private address (set NOTIFY_ALLOW_PRIVATE)", final=True) from None
+    except (OSError, ValueError, HTTPException) as exc:
+        raise ChannelError(f"unreachable: {exc}") from None
     try:
-        return json.loads(raw or b"{}")
+        body = json.loads(answer.body or b"{}")
     except ValueError:
-        return {}
+        body = {}
+    if not 200 <= answer.status < 300:
+        # 4xx other than 429 will not get better by trying again (bad token, unknown chat)
+        final = 400 <= answer.status < 500 and answer.status not in (408, 429)
+        retry_after = retry_after_of({name.title(): value for name, value in answer.headers}, body)
+        raise ChannelError(f"answered {answer.status}", final=final, retry_after=retry_after)
+    return body
 
 
 def send_telegram(config, chat_id, text):

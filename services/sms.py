@@ -1,14 +1,13 @@
 """Text messages through the backend named by SMS_BACKEND; adding a provider is one class in BACKENDS."""
-import ipaddress
 import json
 import logging
-import socket
-import urllib.error
-import urllib.request
+from http.client import HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from models import utcnow
+
+from .webhook_http import BlockedTarget, post_pinned, public_only
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +34,6 @@ class ConsoleSms:
         print(f"\n--- SMS to {to}: {text}\n--- appended to {self.outbox}\n", flush=True)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # SECURITY.md 26: a 3xx becomes an error instead of being followed
-
-
 class HttpSms:
     """A JSON POST {"to", "text", "sender"} to SMS_HTTP_URL with a bearer token; any 2xx is success."""
 
@@ -52,39 +46,20 @@ class HttpSms:
         self.timeout = config["SMS_HTTP_TIMEOUT"]
         self.allow_private = config["SMS_HTTP_ALLOW_PRIVATE"]
 
-    def check_target(self):
+    def send(self, to, text):
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SmsError("SMS_HTTP_URL is not an http(s) URL")
-        if self.allow_private:
-            return
-        try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-        except OSError as exc:
-            raise SmsError(f"cannot resolve {parts.hostname}: {exc}") from None
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global:
-                raise SmsError(f"{parts.hostname} is a private address (set SMS_HTTP_ALLOW_PRIVATE to allow it)")
-
-    def send(self, to, text):
-        self.check_target()
         body = json.dumps({"to": to, "text": text, "sender": self.sender}).encode()
-        request = urllib.request.Request(
-            self.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
-        )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
         try:
-            with opener.open(request, timeout=self.timeout) as response:
-                response.read(65536)
-        except urllib.error.HTTPError as exc:
-            raise SmsError(f"gateway answered {exc.code}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SmsError(f"gateway unreachable: {reason}") from None
+            answer = post_pinned(self.url, body, headers, self.timeout, public_only(self.allow_private))
+        except BlockedTarget:
+            raise SmsError(f"{parts.hostname} is a private address (set SMS_HTTP_ALLOW_PRIVATE to allow it)") from None
+        except (OSError, ValueError, HTTPException) as exc:
+            raise SmsError(f"gateway unreachable: {exc}") from None
+        if not 200 <= answer.status < 300:  # a 3xx too: SECURITY.md 26, redirects are never followed
+            raise SmsError(f"gateway answered {answer.status}")
 
 
 BACKENDS = {backend.name: backend for backend in (ConsoleSms, HttpSms)}

@@ -1,4 +1,5 @@
-"""Outbound webhook requests (SECURITY.md 26): the SSRF checks and the one POST (services.webhooks).
+"""Outbound HTTP (SECURITY.md 26): the SSRF checks and the one pinned POST that webhooks (services.webhooks),
+the SMS gateway (services.sms) and Telegram and Slack (services.channels) all send through.
 
 The host is resolved, every address must be public (or allowed by WEBHOOK_ALLOW_PRIVATE /
 WEBHOOK_ALLOWED_PRIVATE), and the connection goes to the address that was checked, so a second DNS
@@ -65,9 +66,14 @@ def resolve_checked(host, port, allowed):
 
 
 def checked_address(host, port, config):
-    """The address to connect to: every address the name resolves to must be allowed (else BlockedTarget)."""
+    """The address a webhook connects to: every address the name resolves to must be allowed (else BlockedTarget)."""
+    return pinned_address(host, port, lambda address: address_allowed(address, config))
+
+
+def pinned_address(host, port, allowed):
+    """(family, sockaddr) to connect to, from resolve_checked; OSError saying so when the name does not resolve."""
     try:
-        infos = resolve_checked(host, port, lambda address: address_allowed(address, config))
+        infos = resolve_checked(host, port, allowed)
     except OSError as exc:
         raise OSError(f"cannot resolve {host}: {exc}") from None
     return infos[0][0], infos[0][4]
@@ -104,16 +110,29 @@ class PinnedHTTPSConnection(PinnedHTTPConnection):
 
 
 def post(url, body, headers, config):
-    """One POST; returns the receiver's Answer (status, headers, the first RESPONSE_KEEP bytes of its
+    """One webhook POST; returns the receiver's Answer (status, headers, the first RESPONSE_KEEP bytes of its
     body). Raises OSError/BlockedTarget/HTTPException. The whole exchange (connect, send, answer) is cut
     off after WEBHOOK_TIMEOUT seconds."""
-    timeout = float(config.get("WEBHOOK_TIMEOUT") or 5)
+    return post_pinned(url, body, headers, float(config.get("WEBHOOK_TIMEOUT") or 5),
+                       lambda address: address_allowed(address, config), config.get("WEBHOOK_SSL_CONTEXT"))
+
+
+def public_only(allow_private):
+    """The address rule of the operator's own peers (SMS gateway, Telegram, Slack): public addresses, or any
+    when the operator allows private ones (a gateway on the local network, the tests' stand-ins)."""
+    return lambda address: allow_private or (address.is_global and not address.is_multicast)
+
+
+def post_pinned(url, body, headers, timeout, allowed, ssl_context=None, keep=RESPONSE_KEEP):
+    """POST to an http(s) URL whose host is resolved once, every address passing `allowed` (else
+    BlockedTarget), and connected to at the checked address. Never follows a redirect. Returns the Answer
+    with the first `keep` bytes of the body; the whole exchange is cut off after `timeout` seconds."""
     parts = urlsplit(url)
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
-    family, sockaddr = checked_address(parts.hostname, port, config)
+    family, sockaddr = pinned_address(parts.hostname, port, allowed)
     cls = PinnedHTTPSConnection if https else PinnedHTTPConnection
-    kwargs = {"context": config.get("WEBHOOK_SSL_CONTEXT")} if https else {}
+    kwargs = {"context": ssl_context} if https else {}
     conn = cls(parts.hostname, port, family, sockaddr, timeout, **kwargs)
     # A receiver that trickles bytes would reset the socket timeout forever: a timer ends it.
     expired = threading.Event()
@@ -134,7 +153,7 @@ def post(url, body, headers, config):
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         answer = Answer(response.status, [(k, v[:HEADER_KEEP]) for k, v in response.getheaders()[:HEADERS_KEEP]],
-                        response.read(RESPONSE_KEEP))
+                        response.read(keep))
     except OSError:
         if expired.is_set():
             raise TimeoutError("timed out") from None
