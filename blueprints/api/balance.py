@@ -4,7 +4,7 @@ one transaction), once per Idempotency-Key (services/idempotency.py). A service 
 person's key needs its owner to hold billing.edit. Added to the JSON API's blueprint from blueprints/api.py."""
 from decimal import Decimal
 
-from flask import g, jsonify
+from flask import g
 from flask import request as http_request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,7 +16,7 @@ from models import Invoice, Organization
 from services import idempotency, invoices
 from services.permissions import has_permission
 
-from blueprints.api.core import bp, error, scope
+from blueprints.api.core import bp, error, once, scope
 from blueprints.api.spec import error_fields, form_schema, operation
 from blueprints.bounds import ID_MAX
 from blueprints.forms import Form, max_length, plain_text, required
@@ -87,25 +87,13 @@ def change_balance(sign):
         invoice = Invoice.get_or_none(Invoice.id == form.invoice_id.data, Invoice.organization == org_id)
         if invoice is None:
             return error_fields({"invoice_id": [_("There is no such invoice in your organization.")]})
-    key = g.api_headers[idempotency.HEADER]
-    fingerprint = idempotency.fingerprint(http_request.method, http_request.path, data)
-
     def act():
         entry = invoices.change_balance(org_id, sign * form.amount.data, form.description.data, actor=user,
                                         invoice=invoice)
         currency = Organization.select(Organization.currency).where(Organization.id == org_id).scalar()
         return 201, entry_json(entry, currency)
 
-    try:
-        status, body, replayed = idempotency.once(org_id, key, fingerprint, act)
-    except idempotency.Mismatch:
-        return error_fields({idempotency.HEADER: [
-            _("This key was already used for another request. Use a new key for a new change.")]})
-    response = jsonify(body)
-    response.status_code = status
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return once(data, act)
 
 
 DESCRIPTION = ("A service key may; a person's key needs billing.edit. Send an `Idempotency-Key` header: the same key "

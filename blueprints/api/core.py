@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from config import Config
 from extensions import count_attempt, csrf, language_for, seconds_until_allowed
 from models import User
-from services import apikeys, audit, region, service_keys
+from services import apikeys, audit, idempotency, region, service_keys
 from services.permissions import PERMISSIONS, has_permission
 
 from blueprints.api.spec import build_document, error_fields, form_schema, operation
@@ -31,6 +31,24 @@ def error(status, code, message):
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="kabinet"'
+    return response
+
+
+def once(data, act):
+    """`act()` -> (status, JSON-able body), run once for the request's Idempotency-Key in the key's
+    organization: the same key again answers the stored response (Idempotent-Replayed: true); the key
+    with another method, path or body `data` is refused with 422, the header named."""
+    fingerprint = idempotency.fingerprint(request.method, request.path, data)
+    try:
+        status, body, replayed = idempotency.once(g.api_organization_id, g.api_headers[idempotency.HEADER],
+                                                  fingerprint, act)
+    except idempotency.Mismatch:
+        return error_fields({idempotency.HEADER: [
+            _("This key was already used for another request. Use a new key for a new change.")]})
+    response = jsonify(body)
+    response.status_code = status
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 

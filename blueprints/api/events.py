@@ -3,14 +3,14 @@ webhooks and the people concerned), once per Idempotency-Key. Added to the JSON 
 blueprints/api.py; the catalog's extra types from PRODUCT_EVENTS are checked when the app starts."""
 import json
 
-from flask import current_app, g, jsonify
+from flask import current_app, g
 from flask import request as http_request
 from flask_babel import gettext as _
 
 from models import User
 from services import idempotency, product_events
 
-from blueprints.api.core import bp, error, scope
+from blueprints.api.core import bp, error, once, scope
 from blueprints.api.spec import error_fields, operation
 from blueprints.bounds import ID_MAX
 
@@ -98,14 +98,4 @@ def report_event():
         queued, told = product_events.report(org_id, data["type"], key, data.get("data") or {}, user_ids)
         return 202, {"id": key, "type": data["type"], "webhooks": queued, "notified": told}
 
-    try:
-        status, body, replayed = idempotency.once(org_id, key, idempotency.fingerprint(
-            http_request.method, http_request.path, data), act)
-    except idempotency.Mismatch:
-        return error_fields({idempotency.HEADER: [
-            _("This key was already used for another request. Use a new key for a new change.")]})
-    response = jsonify(body)
-    response.status_code = status
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return once(data, act)

@@ -2,7 +2,7 @@
 a category of the notification matrix, with the title and text in every language of the app (each reader
 gets theirs) by the channels they chose; once per Idempotency-Key. Added to the JSON API's blueprint from
 blueprints/api.py."""
-from flask import current_app, g, jsonify
+from flask import current_app, g
 from flask import request as http_request
 from flask_babel import gettext as _
 
@@ -11,7 +11,7 @@ from models.notifications import CATEGORIES
 from services import idempotency
 from services.permissions import PERMISSIONS, has_permission
 
-from blueprints.api.core import bp, error, scope
+from blueprints.api.core import bp, error, once, scope
 from blueprints.api.spec import error_fields, operation
 from blueprints.bounds import ID_MAX
 from blueprints.forms import CONTROL_CHARS
@@ -109,14 +109,4 @@ def send_notification():
                 told += 1
         return 202, {"id": key, "notified": told}
 
-    try:
-        status, body, replayed = idempotency.once(org_id, key, idempotency.fingerprint(
-            http_request.method, http_request.path, data), act)
-    except idempotency.Mismatch:
-        return error_fields({idempotency.HEADER: [
-            _("This key was already used for another request. Use a new key for a new change.")]})
-    response = jsonify(body)
-    response.status_code = status
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return once(data, act)
