@@ -145,6 +145,12 @@ def verify_assertion(rp, challenge, credential, passkeys):
     passkey = next((p for p in passkeys if isinstance(credential_id, str) and p.credential_id == credential_id), None)
     if passkey is None:
         raise PasskeyError("unknown credential")
+    return verified_use(rp, challenge, credential, passkey, require_user_verification=False)
+
+
+def verified_use(rp, challenge, credential, passkey, require_user_verification):
+    """The assertion checked against `passkey` (signed over `challenge`, from our origin, the counter moved
+    on) and its use recorded; returns the Passkey."""
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -153,7 +159,7 @@ def verify_assertion(rp, challenge, credential, passkeys):
             expected_origin=rp.origin,
             credential_public_key=base64url_to_bytes(passkey.public_key),
             credential_current_sign_count=passkey.sign_count,
-            require_user_verification=False,
+            require_user_verification=require_user_verification,
         )
     except BAD_INPUT as exc:
         raise PasskeyError(f"assertion: {exc}") from None
@@ -198,23 +204,4 @@ def verify_discovered(rp, challenge, credential, handle_key):
     expected = bytes_to_base64url(user_handle(passkey.user, handle_key))
     if not isinstance(handle, str) or not hmac.compare_digest(handle.rstrip("="), expected):
         raise PasskeyError("user handle")
-    try:
-        verified = verify_authentication_response(
-            credential=credential,
-            expected_challenge=base64url_to_bytes(challenge),
-            expected_rp_id=rp.id,
-            expected_origin=rp.origin,
-            credential_public_key=base64url_to_bytes(passkey.public_key),
-            credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
-        )
-    except BAD_INPUT as exc:
-        raise PasskeyError(f"assertion: {exc}") from None
-    updated = (
-        Passkey.update(sign_count=verified.new_sign_count, last_used_at=utcnow())
-        .where(Passkey.id == passkey.id, Passkey.sign_count == passkey.sign_count)
-        .execute()
-    )
-    if updated != 1:
-        raise PasskeyError("counter moved")
-    return passkey
+    return verified_use(rp, challenge, credential, passkey, require_user_verification=True)
