@@ -163,6 +163,6 @@ MUTANTS = [
            ("services/files.py", "if used_bytes(organization_id) + size > config[\"FILES_QUOTA_BYTES\"]:", "if used_bytes(organization_id) > config[\"FILES_QUOTA_BYTES\"]:")),
     mutant("passkeys.counter", "a cloned passkey (counter not moving on) is accepted as the second step",
            ["tests/test_security_passkeys.py"],
-           ("services/passkeys.py", "            credential_current_sign_count=passkey.sign_count,\n            require_user_verification=False,",
-            "            credential_current_sign_count=0,\n            require_user_verification=False,")),
+           ("services/passkeys.py", "            credential_current_sign_count=passkey.sign_count,\n            require_user_verification=require_user_verification,",
+            "            credential_current_sign_count=0,\n            require_user_verification=require_user_verification,")),
 ]
