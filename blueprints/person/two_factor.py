@@ -83,23 +83,29 @@ def finish_enabling(user, method, previous="off"):
     return see_other(url_for("security.recovery_codes"))
 
 
-@bp.post("/2fa/email/start")
-def email_setup_start():
-    user = me()
-    if not setup_allowed(user):
-        return already_on(user)
+def mail_a_code(user, purpose, session_key, kind, then):
+    """Mail a 6-digit code for `purpose` (at most 3 in 10 minutes), remembered in the session under
+    `session_key`; then go to `then`."""
     wait = seconds_until_allowed("3 per 10 minutes", "2fa-resend", str(user.id))
     if wait:
         flash(wait_message(wait), "error")
         return see_other(url_for("security.index"))
     count_attempt("3 per 10 minutes", "2fa-resend", str(user.id))
-    secret, challenge = otp.start_challenge(user, "setup-email", target=user.email)
-    session["setup_email"] = secret
-    if mail_code(user, challenge, "setup"):
+    secret, challenge = otp.start_challenge(user, purpose, target=user.email)
+    session[session_key] = secret
+    if mail_code(user, challenge, kind):
         flash(_("We sent a 6-digit code to %(email)s.", email=user.email), "success")
     else:
         flash(_("The code could not be sent. Try again in a few minutes."), "error")
-    return see_other(url_for("security.email_setup"))
+    return see_other(then)
+
+
+@bp.post("/2fa/email/start")
+def email_setup_start():
+    user = me()
+    if not setup_allowed(user):
+        return already_on(user)
+    return mail_a_code(user, "setup-email", "setup_email", "setup", url_for("security.email_setup"))
 
 
 @bp.route("/2fa/email", methods=["GET", "POST"])
@@ -154,18 +160,7 @@ def send_manage_code():
     user = me()
     if user.two_factor != "email":
         return see_other(url_for("security.index"))
-    wait = seconds_until_allowed("3 per 10 minutes", "2fa-resend", str(user.id))
-    if wait:
-        flash(wait_message(wait), "error")
-        return see_other(url_for("security.index"))
-    count_attempt("3 per 10 minutes", "2fa-resend", str(user.id))
-    secret, challenge = otp.start_challenge(user, "manage", target=user.email)
-    session["manage_2fa"] = secret
-    if mail_code(user, challenge, "manage"):
-        flash(_("We sent a 6-digit code to %(email)s.", email=user.email), "success")
-    else:
-        flash(_("The code could not be sent. Try again in a few minutes."), "error")
-    return see_other(url_for("security.index"))
+    return mail_a_code(user, "manage", "manage_2fa", "manage", url_for("security.index"))
 
 
 def checked_manage_form(user):
