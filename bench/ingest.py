@@ -7,12 +7,13 @@
    Idempotency-Key, for an organization with 0, 1 and 3 webhooks subscribed to the type (`dispatch.sent`:
    webhooks only, no notifications). The baseline, in the same run with as many threads, each on its own
    psycopg2 connection, writes the same rows straight: the key's use counter, the idempotency row (inserted,
-   then given its answer), one delivery row per webhook, in one transaction per event. The ratio is what the
-   HTTP, the authentication, the checks and the fan-out logic cost around the writes.
+   then given its answer), one delivery row per webhook and the NOTIFY that wakes the scheduler, in one
+   transaction per event (and once more without the NOTIFY, to show its cost). The ratio is what the HTTP,
+   the authentication, the checks and the fan-out logic cost around the writes.
 2. Latency at rest: the scheduler runs as in production (`flask scheduler`, WEBHOOK_POLL_SECONDS as
    configured, 5 s by default); one event at a time, each after a random pause of up to one poll interval
    (so it falls anywhere in the interval), timed from the start of its POST to the moment a receiver on
-   127.0.0.1 has read the signed request.
+   127.0.0.1 has read the signed request. `--samples 0` leaves this part out.
 
 Needs the local PostgreSQL (database kabinet_bench_ingest is re-created) and Redis. Prints figures, never asserts.
 """
@@ -74,8 +75,9 @@ def post_event(port, key, n):
         conn.close()
 
 
-def bare_writer(url, org_id, key_hash, hooks):
-    """One event's writes as the endpoint makes them, straight on a psycopg2 connection of this thread."""
+def bare_writer(url, org_id, key_hash, hooks, notify=True):
+    """One event's writes as the endpoint makes them, straight on a psycopg2 connection of this thread
+    (with the NOTIFY that wakes the scheduler when there are deliveries, unless `notify` is false)."""
     import psycopg2
 
     from models import utcnow
@@ -100,6 +102,8 @@ def bare_writer(url, org_id, key_hash, hooks):
         answer = {"id": key, "type": EVENT, "webhooks": len(hooks), "notified": 0}
         cur.execute("UPDATE idempotency_record SET status = 202, body = %s WHERE id = %s",
                     (json.dumps(answer), record_id))
+        if hooks and notify:
+            cur.execute(f"NOTIFY {webhooks.WAKE_CHANNEL}")
         cur.execute("COMMIT")
         return 202
 
@@ -220,11 +224,11 @@ def main():
                 api = lambda key=key: (lambda n: post_event(port, key, n), lambda: None)  # noqa: E731
                 run(args.connections, 1, api)  # warm-up: each worker's first requests, the plans
                 http_result = run(args.connections, args.seconds, api)
-                bare_result = run(args.connections, args.seconds,
-                                  lambda org_id=org_id, key=key, hooks=hooks: bare_writer(url, org_id, digest(key), hooks))
-                rows.append((count, http_result, bare_result))
+                bare = [run(args.connections, args.seconds, lambda org_id=org_id, key=key, hooks=hooks, notify=notify:
+                            bare_writer(url, org_id, digest(key), hooks, notify)) for notify in (True, False)[:1 + bool(hooks)]]
+                rows.append((count, http_result, *bare))
                 empty_queue(url)
-            latencies = latency_at_rest(port, orgs["latency"][1], receiver, args.samples, env)
+            latencies = latency_at_rest(port, orgs["latency"][1], receiver, args.samples, env) if args.samples else []
         finally:
             stop(process)
 
@@ -232,7 +236,7 @@ def main():
           f"{args.workers} gunicorn sync workers, PostgreSQL + Redis")
     print(f"{'webhooks':>8}{'API ev/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
           f"{'bare ev/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'API/bare':>10}")
-    for count, (api_lat, api_errors), (bare_lat, bare_errors) in rows:
+    for count, (api_lat, api_errors), (bare_lat, bare_errors), *silent in rows:
         api_rate, bare_rate = len(api_lat) / args.seconds, len(bare_lat) / args.seconds
         print(f"{count:>8}{api_rate:>10.0f}{percentiles(api_lat)[0]:>8.1f}{percentiles(api_lat)[1]:>8.1f}"
               f"{api_errors + bare_errors:>7}{bare_rate:>11.0f}{percentiles(bare_lat)[0]:>8.1f}"
@@ -240,7 +244,13 @@ def main():
     if len(rows) > 1:
         base = len(rows[0][1][0])
         print("API throughput against the first row: " + ", ".join(
-            f"{count} webhooks {len(api_lat) / base:.2f}" for count, (api_lat, _e), _b in rows[1:]))
+            f"{row[0]} webhooks {len(row[1][0]) / base:.2f}" for row in rows[1:]))
+    for count, _api, (bare_lat, _e), *silent in rows:
+        if silent:
+            print(f"bare writes of {count} webhook(s) without the NOTIFY: {len(silent[0][0]) / args.seconds:.0f} ev/s, "
+                  f"p50 {percentiles(silent[0][0])[0]:.1f} ms; with it / without: {len(bare_lat) / len(silent[0][0]):.2f}")
+    if not latencies:
+        return
     ordered = sorted(latencies)
     poll = env.get("WEBHOOK_POLL_SECONDS", "5 (default)")
     print(f"\nPOST to delivery at rest, {len(ordered)} events one at a time, WEBHOOK_POLL_SECONDS={poll}: "
