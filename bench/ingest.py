@@ -1,6 +1,7 @@
 """Product events ingested through POST /api/v1/events on PostgreSQL, and the time from a POST to its webhook.
 
-    .venv/bin/python bench/ingest.py [--connections 8] [--seconds 5] [--webhooks 0 1 3] [--workers 2] [--samples 20]
+    .venv/bin/python bench/ingest.py [--connections 8] [--seconds 5] [--rounds 3] [--webhooks 0 1 3] [--workers 2]
+                                    [--samples 20] [--poll 0]
 
 1. Events per second through the real API: gunicorn sync workers on PostgreSQL and Redis (as bench/load.py),
    one service key with the write scope, `--connections` clients posting back to back, each event with a new
@@ -20,7 +21,9 @@ Needs the local PostgreSQL (database kabinet_bench_ingest is re-created) and Red
 import argparse
 import http.client
 import json
+import math
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -200,6 +203,8 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--webhooks", type=int, nargs="+", default=[0, 1, 3])
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of each side, --seconds split among them")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--samples", type=int, default=20, help="events timed one at a time to their delivery")
     parser.add_argument("--poll", type=int, default=0, help="WEBHOOK_POLL_SECONDS for the scheduler (0: default)")
@@ -218,22 +223,29 @@ def main():
         orgs = set_up(url, args.webhooks, receiver.url)
         process, port = start_gunicorn("app:create_app()", args.workers, env)
         try:
-            rows = []
+            sides = {}  # webhooks -> [the API, the bare writes, the bare writes without the NOTIFY]
             for count in args.webhooks:
                 org_id, key, hooks = orgs[count]
-                api = lambda key=key: (lambda n: post_event(port, key, n), lambda: None)  # noqa: E731
-                run(args.connections, 1, api)  # warm-up: each worker's first requests, the plans
-                http_result = run(args.connections, args.seconds, api)
-                bare = [run(args.connections, args.seconds, lambda org_id=org_id, key=key, hooks=hooks, notify=notify:
-                            bare_writer(url, org_id, digest(key), hooks, notify)) for notify in (True, False)[:1 + bool(hooks)]]
-                rows.append((count, http_result, *bare))
-                empty_queue(url)
+                sides[count] = [lambda key=key: (lambda n: post_event(port, key, n), lambda: None)] + [
+                    lambda org_id=org_id, key=key, hooks=hooks, notify=notify:
+                    bare_writer(url, org_id, digest(key), hooks, notify) for notify in (True, False)[:1 + bool(hooks)]]
+                run(args.connections, 1, sides[count][0])  # warm-up: each worker's first requests, the plans
+            results = {count: [([], 0) for _ in row] for count, row in sides.items()}
+            # Alternating rounds: on a shared machine the load changes by the second, and every side of every
+            # fan-out should see the same mix of it (as bench/autosave.py does).
+            for _round in range(args.rounds):
+                for count, row in sides.items():
+                    for n, side in enumerate(row):
+                        latencies, errors = run(args.connections, args.seconds / args.rounds, side)
+                        results[count][n] = (results[count][n][0] + latencies, results[count][n][1] + errors)
+            rows = [(count, *results[count]) for count in args.webhooks]
+            empty_queue(url)
             latencies = latency_at_rest(port, orgs["latency"][1], receiver, args.samples, env) if args.samples else []
         finally:
             stop(process)
 
-    print(f"POST /api/v1/events, {args.connections} connections back to back, {args.seconds:.0f} s per run, "
-          f"{args.workers} gunicorn sync workers, PostgreSQL + Redis")
+    print(f"POST /api/v1/events, {args.connections} connections back to back, {args.seconds:.0f} s per side in "
+          f"{args.rounds} alternating rounds, {args.workers} gunicorn sync workers, PostgreSQL + Redis")
     print(f"{'webhooks':>8}{'API ev/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
           f"{'bare ev/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'API/bare':>10}")
     for count, (api_lat, api_errors), (bare_lat, bare_errors), *silent in rows:
@@ -247,16 +259,17 @@ def main():
             f"{row[0]} webhooks {len(row[1][0]) / base:.2f}" for row in rows[1:]))
     for count, _api, (bare_lat, _e), *silent in rows:
         if silent:
-            print(f"bare writes of {count} webhook(s) without the NOTIFY: {len(silent[0][0]) / args.seconds:.0f} ev/s, "
-                  f"p50 {percentiles(silent[0][0])[0]:.1f} ms; with it / without: {len(bare_lat) / len(silent[0][0]):.2f}")
+            quiet = silent[0][0]
+            print(f"bare writes of {count} webhook(s) without the NOTIFY: {len(quiet) / args.seconds:.0f} ev/s, "
+                  f"p50 {percentiles(quiet)[0]:.1f} ms; with it / without: {len(bare_lat) / len(quiet):.2f}")
     if not latencies:
         return
     ordered = sorted(latencies)
+    p95 = ordered[math.ceil(0.95 * len(ordered)) - 1]
     poll = env.get("WEBHOOK_POLL_SECONDS", "5 (default)")
     print(f"\nPOST to delivery at rest, {len(ordered)} events one at a time, WEBHOOK_POLL_SECONDS={poll}: "
-          f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, p95 {ordered[int(0.95 * (len(ordered) - 1))] * 1000:.0f} ms, "
+          f"p50 {statistics.median(ordered) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
           f"min {ordered[0] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms")
-
 
 if __name__ == "__main__":
     main()

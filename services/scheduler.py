@@ -4,7 +4,8 @@
 process that holds the lock runs the jobs, any other waits and takes over when the leader dies.
 The lock is a PostgreSQL advisory lock (released by the server when the leader's connection
 drops) or, on SQLite, an flock on instance/scheduler.lock. Jobs never start inside create_app:
-the reloader and every gunicorn worker would run them too.
+the reloader and every gunicorn worker would run them too. On PostgreSQL the leader also LISTENs
+for new webhook deliveries and sends them at once (send_webhooks_when_told).
 """
 import fcntl
 import logging
