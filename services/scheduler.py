@@ -4,11 +4,13 @@
 process that holds the lock runs the jobs, any other waits and takes over when the leader dies.
 The lock is a PostgreSQL advisory lock (released by the server when the leader's connection
 drops) or, on SQLite, an flock on instance/scheduler.lock. Jobs never start inside create_app:
-the reloader and every gunicorn worker would run them too.
+the reloader and every gunicorn worker would run them too. On PostgreSQL the leader also LISTENs
+for new webhook deliveries and sends them at once (send_webhooks_when_told).
 """
 import fcntl
 import logging
 import os
+import select
 import signal
 import socket
 import threading
@@ -26,7 +28,7 @@ from services.mail_servers import poll_mail_servers
 from services.deletion import erase_due_accounts
 from services.export import purge_old_exports, run_pending_exports
 from services.files import sweep_partial_files
-from services.webhooks import deliver_due, purge_old_deliveries
+from services.webhooks import WAKE_CHANNEL, deliver_due, purge_old_deliveries
 from services.notifications import deliver_notifications, purge_old_outbox
 from services.idempotency import forget_old as purge_idempotency_keys
 
@@ -201,6 +203,37 @@ class FileLock:
             self.handle = None
 
 
+def send_webhooks_when_told(app, done):
+    """PostgreSQL: while this process leads, run deliver_due as soon as a transaction that queued deliveries
+    commits (services.webhooks.emit NOTIFYs WAKE_CHANNEL), instead of at the job's next poll; the job
+    stays, for retries and anything sent while this was reconnecting. Claims keep the two from sending
+    a delivery twice. Notices that come while it sends wait in the socket: the next round takes them."""
+    url = PostgresLock(app.config["DATABASE_URL"]).url
+    send = in_app_context(app, deliver_due)
+    conn = None
+    while not done.is_set():
+        try:
+            if conn is None:
+                conn = psycopg2.connect(url, connect_timeout=5)
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(f"LISTEN {WAKE_CHANNEL}")
+                send()  # whatever was queued while nobody listened
+            if select.select([conn], [], [], 1)[0]:
+                conn.poll()
+                if conn.notifies:
+                    conn.notifies.clear()
+                    send()
+        except (psycopg2.Error, OSError) as exc:
+            database_outage.failed(exc)
+            if conn is not None:
+                conn.close()
+            conn = None
+            done.wait(app.config["SCHEDULER_LEADER_POLL_SECONDS"])
+    if conn is not None:
+        conn.close()
+
+
 def leader_lock(app):
     url = app.config["DATABASE_URL"]
     if url.startswith("postgres"):
@@ -218,8 +251,12 @@ def lead_when_possible(app, stop):
             continue
         log.info("scheduler: %s leads, running %d job(s)", process_name(), len(JOBS))
         scheduler = start_scheduler(app)
+        done = threading.Event()
+        if isinstance(lock, PostgresLock):
+            threading.Thread(target=send_webhooks_when_told, args=(app, done), daemon=True, name="webhooks").start()
         while not stop.wait(poll) and lock.held():
             pass
+        done.set()
         scheduler.shutdown(wait=False)
         lock.release()
         if not stop.is_set():

@@ -2,7 +2,8 @@
 
 `emit(organization, event_type, data)` writes one WebhookDelivery row per subscribed endpoint, in
 the caller's transaction (so an event exists exactly when the change it reports was committed).
-The scheduler job `deliver_due()` sends them: each row is claimed atomically before it is sent
+The scheduler job `deliver_due()` sends them, every WEBHOOK_POLL_SECONDS and, on PostgreSQL, as soon
+as such a transaction commits (its NOTIFY wakes the leading scheduler): each row is claimed atomically before it is sent
 (`FOR UPDATE SKIP LOCKED` on PostgreSQL, a conditional UPDATE on SQLite), so several schedulers or
 workers never send one delivery twice. A claim holds a lease; a worker that dies mid-send leaves a
 row that another takes over once the lease runs out (that attempt counts).
@@ -65,6 +66,7 @@ MAX_ENDPOINTS = 10  # per organization
 USER_AGENT = "Kabinet-Webhooks/1"
 OVERLAP_CHOICES = (0, 1, 24, 72, 168)  # hours the previous secret may keep signing after a rotation
 BATCH = 50  # deliveries one job run claims at a time
+WAKE_CHANNEL = "kabinet_webhooks"  # PostgreSQL: emit() NOTIFYs it, the leading scheduler LISTENs (services.scheduler)
 
 # Audit actions that are also webhook events (services.audit.record calls `emit_for_audit`).
 AUDIT_EVENTS = {
@@ -194,6 +196,8 @@ def emit(organization, event_type, data):
     for hook in hooks:
         WebhookDelivery.create(webhook=hook.id, event=event_type, payload=envelope(event_type, org_id, data),
                                next_attempt_at=now)
+    if hooks and is_postgres():
+        db.execute_sql(f"NOTIFY {WAKE_CHANNEL}")  # heard at commit (never after a rollback): the scheduler sends now
     return len(hooks)
 
 

@@ -11,7 +11,7 @@ from models import SchedulerHeartbeat
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_scheduler_process(database_url, instance):
+def start_scheduler_process(database_url, instance, **extra):
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -20,6 +20,7 @@ def start_scheduler_process(database_url, instance):
         "SCHEDULER_HEARTBEAT_SECONDS": "1",
         "SCHEDULER_LEADER_POLL_SECONDS": "1",
         "FLASK_APP": "app:create_app",
+        **extra,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "scheduler"], cwd=ROOT, env=env,
@@ -100,3 +101,48 @@ def test_jobs_log_one_line_per_database_outage_and_its_end(app, caplog, monkeypa
     assert len(lines) == 2 and runs == [1, 1], lines
     assert "unavailable" in lines[0][0] and "Connection refused" in lines[0][0] and lines[0][1] is None
     assert "back after" in lines[1][0] and lines[1][1] is None
+
+
+def test_postgres_a_committed_event_is_sent_at_once_not_at_the_next_poll(app, database_url, tmp_path, org):
+    """The leader LISTENs for emit's NOTIFY: with a 10-minute poll, an event is still delivered within
+    seconds of its commit, and a rolled-back one is never announced."""
+    import psycopg2
+    import pytest
+
+    from models import db
+    from services import webhooks
+    from tests.webhook_receiver import receiver_on_localhost
+
+    if not webhooks.is_postgres():
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite deliveries wait for the poll")
+    with receiver_on_localhost() as receiver:
+        webhooks.create_endpoint(org.id, None, receiver.url, ["sign_in"], {"SECRET_KEY": "test"})
+        listener = psycopg2.connect(database_url)
+        listener.autocommit = True
+        listener.cursor().execute(f"LISTEN {webhooks.WAKE_CHANNEL}")
+        try:
+            with pytest.raises(RuntimeError), db.atomic():
+                webhooks.emit(org, "sign_in", {"n": "rolled back"})
+                raise RuntimeError
+            time.sleep(0.3)
+            listener.poll()
+            assert listener.notifies == []
+        finally:
+            listener.close()
+
+        process = start_scheduler_process(database_url, tmp_path, WEBHOOK_POLL_SECONDS="600",
+                                          WEBHOOK_ALLOWED_PRIVATE="127.0.0.1")
+        try:
+            assert wait_for(lambda: SchedulerHeartbeat.select().count(), 20), "the scheduler did not lead"
+            time.sleep(1)  # its first poll has run and found nothing
+            with db.atomic():
+                webhooks.emit(org, "sign_in", {"n": "now"})
+                time.sleep(0.5)
+                assert receiver.requests == []  # not before the commit
+            committed = time.monotonic()
+            assert wait_for(lambda: receiver.requests, 10), "not delivered within 10 s of the commit"
+            assert time.monotonic() - committed < 5
+            assert b'"n":"now"' in receiver.requests[0][2] and len(receiver.requests) == 1
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
