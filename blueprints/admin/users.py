@@ -91,9 +91,9 @@ class AccessFields(Form):
     countries = SelectMultipleField(_l("Countries"), choices=[], default=list)
     ip_allowlist = TextAreaField(_l("IP whitelist"), validators=[max_length(3000)])
 
-    def __init__(self, *args, countries_part=None, **kwargs):
+    def __init__(self, *args, countries_part=None, organization_id=None, **kwargs):
         super().__init__(*args, **kwargs)
-        org = me().organization_id
+        org = organization_id or me().organization_id  # the API passes its key owner's
         self.groups.choices = [(g.id, g.display_name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
         self.tags.choices = [(t.id, t.caption) for t in ClientTag.select().where(ClientTag.organization == org).order_by(ClientTag.caption)]
         self.countries.choices = country_choices()
@@ -205,15 +205,16 @@ def users():
 # --- create ---------------------------------------------------------------------------------
 
 
-def hierarchy_problem(groups_ids, target=None):
-    """Why `me()` may not make this change (SECURITY.md 29), or None: `target` stands above them, or a
-    group they would put someone into or take them out of grants what they do not hold."""
-    if target is not None and stands_above(target, me()):
+def hierarchy_problem(groups_ids, target=None, actor=None):
+    """Why `actor` (default: `me()`) may not make this change (SECURITY.md 29), or None: `target` stands
+    above them, or a group they would put someone into or take them out of grants what they do not hold."""
+    actor = actor or me()
+    if target is not None and stands_above(target, actor):
         return above_you(target)
     current = {m.group_id for m in GroupMember.select().where(GroupMember.user == target)} if target else set()
     changed = current ^ set(groups_ids or ())
-    for group in Group.select().where(Group.id.in_(changed or [0]), Group.organization == me().organization_id):
-        if not may_give_membership(me(), group):
+    for group in Group.select().where(Group.id.in_(changed or [0]), Group.organization == actor.organization_id):
+        if not may_give_membership(actor, group):
             if group.is_administrators:
                 return _("Only an administrator can add people to the Administrators group or remove them from it.")
             return _("The group “%(name)s” grants permissions you do not hold, so you cannot add or remove its members.",
@@ -232,25 +233,8 @@ def create_user():
     if problem:
         form.groups.errors = [problem]
         return render("admin/user_new.html", block="user_form", status=403, form=form)
-    # Nobody knows this password: the person sets their own through the mailed link. Hashed before the
-    # transaction, which holds the write lock.
-    unknown_password = passwords.hash_password(tokens.new_secret())
-    try:
-        with db.atomic():
-            user = User.create(
-                organization=me().organization_id,
-                email=form.email.data,
-                full_name=form.full_name.data,
-                phone=form.phone.data,
-                password_hash=unknown_password,
-                created_by=me(),
-                ip_allowlist=form.ip_allowlist.data,
-            )
-            save_access(user, form)
-            audit.record("user.created", actor=me(), target=user.email, **client_meta())
-    except IntegrityError:
-        if not User.select().where(User.email == form.email.data).exists():
-            raise
+    user = create_person(me(), form, client_meta())
+    if user is None:
         # The address was taken since the form was checked (addresses are unique across organizations, so
         # no lock of ours covers it): the unique index held, and the form says so as its check would have.
         form.email.errors = [*form.email.errors, _("A user with this e-mail already exists.")]
@@ -263,6 +247,32 @@ def create_user():
     else:
         flash(_("User %(email)s created.", email=user.email), "success")
     return see_other(url_for("admin.user", user_id=user.id))
+
+
+def create_person(actor, form, meta):
+    """The person a valid CreateUserForm describes, created by `actor` and audited with `meta`; None
+    when their address was taken since the form was checked (the unique index held)."""
+    # Nobody knows this password: the person sets their own through the mailed link. Hashed before the
+    # transaction, which holds the write lock.
+    unknown_password = passwords.hash_password(tokens.new_secret())
+    try:
+        with db.atomic():
+            user = User.create(
+                organization=actor.organization_id,
+                email=form.email.data,
+                full_name=form.full_name.data,
+                phone=form.phone.data,
+                password_hash=unknown_password,
+                created_by=actor,
+                ip_allowlist=form.ip_allowlist.data,
+            )
+            save_access(user, form)
+            audit.record("user.created", actor=actor, target=user.email, **meta)
+    except IntegrityError:
+        if not User.select().where(User.email == form.email.data).exists():
+            raise
+        return None
+    return user
 
 
 def save_access(user, form, settings=None):
@@ -296,8 +306,9 @@ def access_of(user):
     }
 
 
-def send_set_password_link(user, invite=False):
-    """Mail a single-use link to set a password (never the password itself); False when mail failed."""
+def send_set_password_link(user, invite=False, actor=None):
+    """Mail a single-use link to set a password (never the password itself), from `actor` (default:
+    `me()`); False when mail failed."""
     secret = tokens.issue_token(user, "reset", INVITE_LIFETIME if invite else tokens.RESET_LIFETIME)
     link = url_for("auth.reset_password", token=secret, _external=True)
     with force_locale(language_for(user)):  # a new person: the language of this page
@@ -307,7 +318,7 @@ def send_set_password_link(user, invite=False):
                 "%(admin)s created a Kabinet account for you.\n\nSign-in e-mail: %(email)s\n\n"
                 "To choose your password, open this link within three days:\n%(link)s\n\n"
                 "Then sign in at %(login)s",
-                admin=me().display_name, email=user.email, link=link, login=url_for("auth.login", _external=True),
+                admin=(actor or me()).display_name, email=user.email, link=link, login=url_for("auth.login", _external=True),
             )
         else:
             subject = _("Reset your Kabinet password")
@@ -328,9 +339,10 @@ def send_set_password_link(user, invite=False):
 # --- details --------------------------------------------------------------------------------
 
 
-def details_form(user, submitted=False):
+def details_data(user):
+    """The details form's values as saved (the API merges a change into them)."""
     settings = settings_of(user)
-    data = {
+    return {
         "phone": user.phone or "",
         "groups": [m.group_id for m in GroupMember.select().where(GroupMember.user == user)],
         "tags": [t.tag_id for t in UserAllowedTag.select().where(UserAllowedTag.user == user)],
@@ -344,6 +356,10 @@ def details_form(user, submitted=False):
         "status": user.status,
         "role": user.role,
     }
+
+
+def details_form(user, submitted=False):
+    data = details_data(user)
     if not submitted:
         return DetailsForm(formdata=None, data=data, target_role=user.role, countries_part=request.args.get("countries"))
     form = DetailsForm(target_role=user.role)
@@ -390,17 +406,34 @@ def save_user(user_id):
         return details_page(user, form=form, status=403, notice=problem)
     if (form.status.data != user.status or form.ip_allowlist.data != user.ip_allowlist) and not recently_confirmed(form):
         return details_page(user, form=form, status=422)
-    is_self = user.id == me().id
+    problem = details_problem(me(), user, form, request.remote_addr)
+    if problem:
+        return details_page(user, form=form, status=409, notice=problem)
+    problem = apply_details(me(), user, form, client_meta())
+    if problem:
+        return details_page(user, form=form, status=409, notice=problem)
+    flash(_("Changes to %(email)s saved.", email=user.email), "success")
+    return see_other(url_for("admin.user", user_id=user.id))
+
+
+def details_problem(actor, user, form, address):
+    """Why the details form's change to `user` is refused as a conflict (translated), or None: `actor`
+    disabling themself or locking themself out from `address`, or a role change by someone not the owner."""
+    is_self = user.id == actor.id
     problem = None
     if form.status.data == "disabled" and user.status != "disabled" and is_self:
         problem = _("You cannot disable your own account.")
-    if is_self and form.ip_allowlist.data != user.ip_allowlist and not ipallow.allowed(request.remote_addr, form.ip_allowlist.data):
+    if is_self and form.ip_allowlist.data != user.ip_allowlist and not ipallow.allowed(address, form.ip_allowlist.data):
         problem = _("Your current address is not in this list: saving it would lock you out. "
                     "Change your own list on the Security page.")
-    if form.role.data != user.role and me().role != "owner":
+    if form.role.data != user.role and actor.role != "owner":
         problem = _("Only the organization's owner can change roles.")
-    if problem:
-        return details_page(user, form=form, status=409, notice=problem)
+    return problem
+
+
+def apply_details(actor, user, form, meta):
+    """Save a valid details form of `user` and audit it with `meta`; the refusal when it would leave
+    the organization without an enabled administrator (then nothing changes), else None."""
     changes = {}
     # The administrators are counted with the organization's row locked (PostgreSQL) or SQLite's write lock
     # held, until the change is written: two administrators disabling each other at once leave one.
@@ -422,18 +455,15 @@ def save_user(user_id):
                 User.update(**changes).where(User.id == user.id).execute()
             after = access_of(user)
             changed = sorted(set(changes) | {name for name in after if after[name] != before[name]})
-            audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
+            audit.record("user.updated", actor=actor, target=user.email, fields=changed, **meta)
             if changes.get("status") == "enabled":
-                audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
+                audit.record("user.enabled", actor=actor, target=user.email, **meta)
             if changes.get("status") == "disabled":
                 sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
-                audit.record("user.disabled", actor=me(), target=user.email, **client_meta())
+                audit.record("user.disabled", actor=actor, target=user.email, **meta)
             if "role" in changes:
-                audit.record("user.role_changed", actor=me(), target=user.email, role=changes["role"], **client_meta())
-    if problem:
-        return details_page(user, form=form, status=409, notice=problem)
-    flash(_("Changes to %(email)s saved.", email=user.email), "success")
-    return see_other(url_for("admin.user", user_id=user.id))
+                audit.record("user.role_changed", actor=actor, target=user.email, role=changes["role"], **meta)
+    return problem
 
 
 def recently_confirmed(form):
