@@ -69,6 +69,8 @@ def test_permissions_scopes_and_service_keys_are_refused(client, org, user):
     plain = key_for(user)
     answer = client.get(f"{API}/users", headers=plain)
     assert answer.status_code == 403 and answer.get_json()["code"] == "forbidden"
+    russian = client.get(f"{API}/users", headers={**plain, "Accept-Language": "ru"}).get_json()["message"]
+    assert russian == "У владельца ключа нет права «Смотреть пользователей»."
     grant(user, "users.view")
     assert client.get(f"{API}/users", headers=plain).status_code == 200
     assert client.post(f"{API}/users", headers=plain, json={"full_name": "X", "email": "x@example.com"}).status_code == 403
@@ -96,6 +98,8 @@ def test_create_mails_the_invitation_and_is_audited(client, org, admin, boss, sm
     assert bad.status_code == 422 and set(bad.get_json()["fields"]) == {"full_name", "email", "groups"}
     assert client.post(f"{API}/users", headers=boss, data="[1]", content_type="application/json").status_code == 400
     assert client.post(f"{API}/users", headers=boss, json={"groups": "1"}).get_json()["fields"] == {"groups": ["Send a list of ids."]}
+    russian = client.post(f"{API}/users", headers={**boss, "Accept-Language": "ru"}, json={"groups": "1"})
+    assert russian.get_json()["fields"] == {"groups": ["Передайте список идентификаторов."]}
 
 
 def test_create_into_a_group_granting_what_you_lack_is_403(client, org, clerk):
