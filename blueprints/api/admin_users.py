@@ -1,8 +1,8 @@
 """The admin API for people (/api/v1/admin/users): the users page's list with its filters, one person,
 create with an invitation, change, disable and delete. Each route needs the permission of its page
 (users.view to read, users.edit to change) and goes through the page's own rules and code
-(blueprints/admin/users.py, user_manage.py, services/permissions.py: someone who stands above the key's
-owner, the owner, the last enabled administrator); every change is audited as on the page, with via="api".
+(blueprints/admin/users.py, user_manage.py, services/user_admin.py and permissions.py: someone who stands
+above the key's owner, the owner, the last enabled administrator); every change is audited as on the page, with via="api".
 
 Not offered here: enabling a disabled person, resetting their 2FA or password, changing their IP
 whitelist or e-mail address. Each weakens how someone signs in (or hands the sign-in to another
@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from models import Group, User
 from services import audit, deletion, region
+from services.user_admin import apply_details, create_person, details_problem, settings_of
 from services.permissions import EVENT_CATALOG, above_you, stands_above
 
 from blueprints.api.core import bp, error, needs_permission, scope
@@ -112,7 +113,6 @@ def person_json(user, groups, tags, settings=None):
 
 def person_answer(user_id, status=200, **extra):
     from blueprints.admin.userlist import row_details
-    from blueprints.admin.users import settings_of
 
     user = User.get_by_id(user_id)
     groups, tags, _creators = row_details([user])
@@ -214,7 +214,7 @@ def create_body():
                        "sent (the person exists; resend it from their page). Groups whose permissions the key's owner "
                        "does not all hold (or Administrators, for a non-administrator): 403.")
 def create_user():
-    from blueprints.admin.users import CreateUserForm, create_person, hierarchy_problem, send_set_password_link
+    from blueprints.admin.users import CreateUserForm, hierarchy_problem, send_set_password_link
 
     data, problem = read_body(CREATE_FIELDS)
     if problem:
@@ -269,7 +269,7 @@ def details_of(user, actor, changes=None):
                        "API's README: they need a fresh password entry).")
 def update_user(user_id):
     from blueprints.admin.user_manage import IdentityForm
-    from blueprints.admin.users import apply_details, details_problem, hierarchy_problem
+    from blueprints.admin.users import hierarchy_problem
 
     user = own_user(user_id)
     if user is None:
@@ -310,8 +310,6 @@ def update_user(user_id):
                        "200, nothing changes. Enabling is not offered here: it gives someone their sign-in back, "
                        "which needs a fresh password entry on the person's page (SECURITY.md 30).")
 def disable_user(user_id):
-    from blueprints.admin.users import apply_details, details_problem
-
     user = own_user(user_id)
     if user is None:
         return not_found()
