@@ -67,7 +67,7 @@ def name_body(*fields, example):
 
 
 def update_body():
-    schema = name_body(example={"name": "Support", "permissions": ["users.view", "clients.view"]})()
+    schema = name_body(example={"name": "Support team", "permissions": ["users.view"]})()
     schema["properties"]["permissions"] = {**PERMISSION_LIST, "description": "The whole list the group grants"}
     return schema
 
