@@ -16,11 +16,27 @@ JSON_MAX_DEPTH = 32  # nesting of arrays and objects; our own documents go four 
 ASCII_ID = re.compile(r"[0-9]{1,19}")
 
 
+def at_most(number):
+    """A regular expression of the digit strings (leading zeros allowed) whose value is at most `number`
+    and that are no longer than it: each a shorter run, or a prefix of it then a smaller digit, or itself."""
+    digits = str(number)
+    parts = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - i - 1
+            smaller = "0" if digit == "1" else f"[0-{int(digit) - 1}]"
+            parts.append(digits[:i] + smaller + (f"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "(?:" + "|".join(parts) + ")"
+
+
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` for the whole app: an id no column can hold (2^63 and up, or 20 digits and more)
-    does not match the rule, so the answer is the usual 404."""
+    does not match the rule, so the answer is the usual 404. Refused by the pattern itself, not by a
+    check after it matched: a path with several methods (GET, PATCH, DELETE /x/<id>) would otherwise
+    answer a too-large id with 405, the methods of the rules tried before."""
 
-    regex = r"[0-9]{1,19}"
+    regex = at_most(ID_MAX)
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
         super().__init__(map, fixed_digits, 0 if min is None else min, ID_MAX if max is None else max, signed)

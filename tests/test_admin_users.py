@@ -278,7 +278,7 @@ def test_disabling_yourself_or_the_last_administrator_is_refused(admin_client, o
 def test_two_administrators_disabling_each_other_at_once_leave_one_enabled(app, org, monkeypatch):
     """SECURITY.md 29 under concurrency (issue item 5): each save counts the enabled administrators, then
     writes; the second is refused as the last administrator."""
-    from blueprints.admin import users as users_view
+    from services import user_admin
 
     admins = administrators_group(org)
     people, clients = [make_user(org, f"admin{n}@example.com", full_name=f"Admin {n}") for n in range(2)], []
@@ -287,7 +287,7 @@ def test_two_administrators_disabling_each_other_at_once_leave_one_enabled(app, 
         clients.append(app.test_client())
         sign_in(clients[-1], person.email)
     tokens = [csrf_from(c.get(f"/admin/users/{people[1 - n].id}").get_data(as_text=True)) for n, c in enumerate(clients)]
-    hold_after(monkeypatch, users_view, "enabled_administrators")
+    hold_after(monkeypatch, user_admin, "enabled_administrators")
 
     def disable_the_other(n):
         return clients[n].post(f"/admin/users/{people[1 - n].id}", data={

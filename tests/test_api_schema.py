@@ -16,9 +16,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from models import MailServer, Operation, User
+from models import Group, GroupMember, MailServer, Operation, User
 from services import apikeys, crypto
-from services.permissions import grant
+from services.permissions import add_to_group, administrators_group, grant
+from tests.conftest import make_user
 from tests.test_api_auth import API, api_routes
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -31,15 +32,21 @@ CROSS_FIELD_RULES = {
     "POST /operations",  # a user_id must be a person of the organization
     "POST /events",  # the data an event type needs, and user_ids of the organization
     "POST /notifications",  # user_id or permission, and a person of the organization
+    # the admin API: an e-mail address nobody has (and that email_validator takes), a valid phone number, ids of
+    # the organization's groups, tags and people, a group name not taken
+    "POST /admin/users", "PATCH /admin/users/{user_id}", "POST /admin/groups", "PATCH /admin/groups/{group_id}",
+    "POST /admin/groups/{group_id}/members",
 }
 EXAMPLES = 25  # per operation and mode: the run stays well under a minute on SQLite
 
 
 @pytest.fixture
 def owner(app, user):
-    """Anna, who may issue invoices, owns a mail server, and has a key with every scope."""
+    """Anna, who may issue invoices and manage people and groups, owns a mail server, and has a key with every scope."""
     app.config["API_RATE_LIMIT"] = "100000 per minute"
-    grant(user, "billing.edit")
+    grant(user, "billing.edit", "users.view", "users.edit", "groups.manage")
+    # an administrator besides: where none is enabled, nobody may be disabled or deleted (the last one's rule)
+    add_to_group(make_user(user.organization_id, "boss@example.com", role="owner"), administrators_group(user.organization_id))
     MailServer.create(owner=user, organization=user.organization_id, host="smtp.example.com", port=587,
                       from_email="anna@example.com", username="anna", password_token=crypto.encrypt("s", app.config))
     return user
@@ -111,12 +118,16 @@ def test_a_route_without_its_declaration_cannot_be_left_out_of_the_document(app)
 def provoke(app, client, owner, path, method, operation):
     """{status: what answered it} for each error the route can be made to give, tried the same way on all."""
     server = MailServer.get()
-    made = {"operation_id": lambda: Operation.create(organization=owner.organization_id, kind="product", title="t").id}
+    made = {"operation_id": lambda: Operation.create(organization=owner.organization_id, kind="product", title="t").id,
+            "user_id": lambda: make_user(owner.organization_id, f"{uuid.uuid4().hex}@example.com").id,
+            "group_id": lambda: Group.create(organization=owner.organization_id, name=uuid.uuid4().hex).id}
     ids = {parameter["name"]: made.get(parameter["name"], lambda: server.id)()
            for parameter in operation.get("parameters", ()) if parameter["in"] == "path"}
     url = API + path.format(**ids)
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
     good = body.get("examples", [{}])[0] if body else None
+    if good and "user_id" in good:  # a person to add to a group
+        good = {**good, "user_id": made["user_id"]()}
     full = apikeys.create_key(owner, "all", ["read", "write"])[0]
 
     def send(key=full, url=url, **kwargs):
@@ -136,6 +147,16 @@ def provoke(app, client, owner, path, method, operation):
     if "operation_id" in ids:
         ended = Operation.create(organization=owner.organization_id, kind="product", title="t", status="completed").id
         got.setdefault(send(url=API + path.format(**{**ids, "operation_id": ended})), "an operation that has ended")
+    if "user_id" in ids and "group_id" not in ids:  # Anna herself: not disabled, deleted nor given a role by herself
+        got.setdefault(send(url=API + path.format(user_id=owner.id), json={"role": "admin"} if body else None),
+                       "the key's owner themself")
+    if "user_id" in ids and "group_id" in ids:  # Anna as the last administrator, leaving Administrators
+        admins = administrators_group(owner.organization_id)
+        add_to_group(owner, admins)
+        User.update(status="disabled").where(User.email == "boss@example.com").execute()
+        got.setdefault(send(url=API + path.format(group_id=admins.id, user_id=owner.id)), "the last administrator")
+        User.update(status="enabled").where(User.email == "boss@example.com").execute()
+        GroupMember.delete().where(GroupMember.user == owner, GroupMember.group == admins).execute()
     if body:
         got.setdefault(send(json=None, data="not json", content_type="application/json"), "a body that is not JSON")
         got.setdefault(send(json={"no_such_field": 1}), "an unknown field")

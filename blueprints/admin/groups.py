@@ -42,12 +42,13 @@ IMPORT_MAX_BYTES = 1024 * 1024
 class GroupForm(Form):
     name = StringField(_l("Group name"), validators=[required(), max_length(100)])
 
-    def __init__(self, *args, group=None, **kwargs):
+    def __init__(self, *args, group=None, organization_id=None, **kwargs):
         self.group = group
+        self.organization_id = organization_id  # the API passes its key owner's; else me()'s
         super().__init__(*args, **kwargs)
 
     def validate_name(self, field):
-        org = me().organization_id
+        org = self.organization_id or me().organization_id
         if field.data.casefold() == administrators_group(org).name.casefold():
             raise ValidationError(_l("This name is reserved for the Administrators group."))
         clash = Group.select().where(Group.organization == org, Group.name == field.data)
@@ -116,17 +117,33 @@ def groups():
 @permission_required("groups.manage")
 def create_group():
     form = GroupForm()
-    # The name is checked and taken in one transaction under the organization's lock (models.write_transaction):
-    # two groups of one name created at once get the form's message, not the unique index's error.
-    with write_transaction((Organization, me().organization_id)):
-        valid = form.validate_on_submit()
-        if valid:
-            group = Group.create(organization=me().organization_id, name=form.name.data)
-            audit.record("group.created", actor=me(), target=group.name, **client_meta())
-    if not valid:
+    group = create_from(me(), form, client_meta())  # a POST: submitted, so validating is validate_on_submit
+    if group is None:
         return list_page(form=form, status=422)
     flash(_("Group “%(name)s” created.", name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id))
+
+
+def create_from(actor, form, meta):
+    """The group a GroupForm names, created by `actor` and audited with `meta`; None when the form is not valid.
+    The name is checked and taken in one transaction under the organization's lock (models.write_transaction):
+    two groups of one name created at once get the form's message, not the unique index's error."""
+    with write_transaction((Organization, actor.organization_id)):
+        if not form.validate():
+            return None
+        group = Group.create(organization=actor.organization_id, name=form.name.data)
+        audit.record("group.created", actor=actor, target=group.name, **meta)
+    return group
+
+
+def rename_from(actor, group, form, meta):
+    """Rename `group` as a GroupForm says (checked and renamed at once, as when created); False when not valid."""
+    with write_transaction((Organization, group.organization_id)):
+        if not form.validate():
+            return False
+        Group.update(name=form.name.data).where(Group.id == group.id).execute()
+        audit.record("group.renamed", actor=actor, target=form.name.data, old_name=group.name, **meta)
+    return True
 
 
 def group_page(group, tab, status=200, refusal=None, **forms):
@@ -166,31 +183,46 @@ def save_permissions(group_id):
     group = own(Group, group_id)
     if group.is_administrators:
         return administrators_refused(group)
-    if not may_change_permissions(me(), group):
-        return refused(group, "permissions", _("You are in this group, so you cannot change its permissions."))
-    above = member_above(me(), group)  # its permissions are theirs too
-    if above is not None:
-        return refused(group, "permissions", above_you(above))
+    refusal = permissions_refusal(me(), group)
+    if refusal:
+        return refused(group, "permissions", refusal)
     form = PermissionsForm()
     if not form.validate_on_submit():
         return group_page(group, "permissions", status=422, perm_form=form)
+    lacking = set_permissions(me(), group, form.permissions.data, client_meta())
+    if lacking:
+        return refused(group, "permissions", not_held_message(lacking))
+    flash(_("Permissions of “%(name)s” saved.", name=group.display_name), "success")
+    return see_other(url_for("admin.group", group_id=group.id))
+
+
+def permissions_refusal(actor, group):
+    """Why `actor` may not change which permissions `group` grants (translated), or None (SECURITY.md 29)."""
+    if group.is_administrators:
+        return _("The Administrators group cannot be changed or deleted.")
+    if not may_change_permissions(actor, group):
+        return _("You are in this group, so you cannot change its permissions.")
+    above = member_above(actor, group)  # its permissions are theirs too
+    return above_you(above) if above is not None else None
+
+
+def set_permissions(actor, group, asked, meta):
+    """Make `group` grant the permissions `asked` and audit it; the permissions `actor` would grant or
+    revoke without holding them (then nothing changes). One the actor lacks and the group grants is not
+    sent by the page (its box is disabled), so it stays as it is."""
     with write_transaction((Organization, group.organization_id)):  # what is granted now, read under the lock
         current = set(group_permissions(group))
-        # A permission the person lacks is shown disabled (so it is not sent): it stays as it is.
-        wanted = set(form.permissions.data) | set(not_held(me(), current))
-        lacking = not_held(me(), wanted - current)
+        wanted = set(asked) | set(not_held(actor, current))
+        lacking = not_held(actor, wanted - current)
         if not lacking:
             GroupPermission.delete().where(GroupPermission.group == group, GroupPermission.permission.in_(current - wanted)).execute()
             for permission in sorted(wanted - current):
                 GroupPermission.create(group=group, permission=permission)
             audit.record(
-                "group.changed", actor=me(), target=group.name,
-                granted=sorted(wanted - current), revoked=sorted(current - wanted), **client_meta(),
+                "group.changed", actor=actor, target=group.name,
+                granted=sorted(wanted - current), revoked=sorted(current - wanted), **meta,
             )
-    if lacking:
-        return refused(group, "permissions", not_held_message(lacking))
-    flash(_("Permissions of “%(name)s” saved.", name=group.display_name), "success")
-    return see_other(url_for("admin.group", group_id=group.id))
+    return lacking
 
 
 def refused(group, tab, message):
@@ -214,12 +246,7 @@ def rename_group(group_id):
     if group.is_administrators:
         return administrators_refused(group)
     form = GroupForm(group=group)
-    with write_transaction((Organization, group.organization_id)):  # checked and renamed at once, as when created
-        valid = form.validate_on_submit()
-        if valid:
-            Group.update(name=form.name.data).where(Group.id == group.id).execute()
-            audit.record("group.renamed", actor=me(), target=form.name.data, old_name=group.name, **client_meta())
-    if not valid:
+    if not rename_from(me(), group, form, client_meta()):
         return group_page(group, "permissions", status=422, rename_form=form)
     flash(_("Group renamed."), "success")
     return see_other(url_for("admin.group", group_id=group.id))
@@ -233,18 +260,26 @@ def delete_group(group_id):
         return administrators_refused(group)
     if not Form().validate_on_submit():
         abort(400)
-    if not may_change_permissions(me(), group):
-        return refused(group, "permissions", _("You are in this group, so you cannot delete it."))
-    lacking = not_held(me(), group_permissions(group))
-    if lacking:
-        return refused(group, "permissions", not_held_message(lacking))
-    above = member_above(me(), group)  # deleting the group would take them out of it
-    if above is not None:
-        return refused(group, "permissions", above_you(above))
+    refusal = deletion_refusal(me(), group)
+    if refusal:
+        return refused(group, "permissions", refusal)
     group.delete_instance()
     audit.record("group.deleted", actor=me(), target=group.name, **client_meta())
     flash(_("Group “%(name)s” deleted.", name=group.display_name), "success")
     return see_other(url_for("admin.groups"))
+
+
+def deletion_refusal(actor, group):
+    """Why `actor` may not delete `group` (translated), or None: its members would lose what it grants."""
+    if group.is_administrators:
+        return _("The Administrators group cannot be changed or deleted.")
+    if not may_change_permissions(actor, group):
+        return _("You are in this group, so you cannot delete it.")
+    lacking = not_held(actor, group_permissions(group))
+    if lacking:
+        return not_held_message(lacking)
+    above = member_above(actor, group)  # deleting the group would take them out of it
+    return above_you(above) if above is not None else None
 
 
 @bp.post("/groups/<int:group_id>/members")
@@ -255,10 +290,9 @@ def add_member(group_id):
     if not form.validate_on_submit():
         return group_page(group, "users", status=422, member_form=form)
     user = form.email.user
-    if not may_give_membership(me(), group):
-        return refused(group, "users", membership_refusal(group))
-    if stands_above(user, me()):
-        return refused(group, "users", above_you(user))
+    refusal = membership_problem(me(), group, user)
+    if refusal:
+        return refused(group, "users", refusal)
     GroupMember.get_or_create(group=group, user=user)
     audit.record("group.member_added", actor=me(), target=user.email, group=group.name, **client_meta())
     flash(_("%(email)s added to “%(name)s”.", email=user.email, name=group.display_name), "success")
@@ -272,22 +306,34 @@ def remove_member(group_id, user_id):
     user = own(User, user_id)
     if not Form().validate_on_submit():
         abort(400)
-    if not may_give_membership(me(), group):
-        return refused(group, "users", membership_refusal(group))
-    if stands_above(user, me()):
-        return refused(group, "users", above_you(user))
-    # Counted and removed under the organization's lock (models.write_transaction): two administrators
-    # removing each other at once leave one.
-    with write_transaction((Organization, group.organization_id)):
-        last = group.is_administrators and enabled_administrators(group.organization_id) <= {user.id}
-        if not last:
-            GroupMember.delete().where(GroupMember.group == group, GroupMember.user == user).execute()
-    if last:
+    refusal = membership_problem(me(), group, user)
+    if refusal:
+        return refused(group, "users", refusal)
+    if not remove_member_of(me(), group, user, client_meta()):
         refusal = _("The last administrator cannot be removed from the Administrators group.")
         return group_page(group, "users", status=409, refusal=refusal)
-    audit.record("group.member_removed", actor=me(), target=user.email, group=group.name, **client_meta())
     flash(_("%(email)s removed from “%(name)s”.", email=user.email, name=group.display_name), "success")
     return see_other(url_for("admin.group", group_id=group.id, tab="users"))
+
+
+def membership_problem(actor, group, user):
+    """Why `actor` may not put `user` into `group` or take them out (translated), or None."""
+    if not may_give_membership(actor, group):
+        return membership_refusal(group)
+    return above_you(user) if stands_above(user, actor) else None
+
+
+def remove_member_of(actor, group, user, meta):
+    """Take `user` out of `group` and audit it; False when they are the last enabled administrator. Counted
+    and removed under the organization's lock (models.write_transaction): two administrators removing
+    each other at once leave one."""
+    with write_transaction((Organization, group.organization_id)):
+        if group.is_administrators and enabled_administrators(group.organization_id) <= {user.id}:
+            return False
+        removed = GroupMember.delete().where(GroupMember.group == group, GroupMember.user == user).execute()
+    if removed:
+        audit.record("group.member_removed", actor=actor, target=user.email, group=group.name, **meta)
+    return True
 
 
 def membership_refusal(group):

@@ -88,9 +88,9 @@ def mail_confirmation(user, new_email):
     return True
 
 
-def deletion_problem(user):
-    """Why `user` cannot be deleted by the actor (translated), or None."""
-    if user.id == me().id:
+def deletion_problem(user, actor=None):
+    """Why `user` cannot be deleted by `actor` (default: `me()`) (translated), or None."""
+    if user.id == (actor or me()).id:
         return _("You cannot delete yourself here: use “Delete my account” on your own account page.")
     if deletion.is_last_owner(user):
         return _("The organization's only owner cannot be deleted.")

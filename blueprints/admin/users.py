@@ -9,22 +9,19 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
-from peewee import IntegrityError
 from wtforms.validators import ValidationError
 
 from extensions import language_for, locale_code
-from models import (Client, ClientTag, Group, GroupMember, Organization, User, UserAdminSettings, UserAllowedTag, db,
-                    utcnow, write_transaction)
+from models import Client, ClientTag, Group, GroupMember, User, UserAllowedTag, utcnow
 from models.core import ROLES
-from services import audit, ipallow, passwords, region, sessions, tokens
+from services import audit, region, tokens
 from services.mailer import MailError, send_app_mail
+from services.user_admin import apply_details, create_person, details_problem, settings_of
 from services.user_bulk import ACTIONS as BULK_ACTIONS
 from services.permissions import (
     EVENT_CATALOG,
     above_you,
-    enabled_administrators,
     has_permission,
-    is_administrator,
     may_give_membership,
     permission_required,
     stands_above,
@@ -91,9 +88,9 @@ class AccessFields(Form):
     countries = SelectMultipleField(_l("Countries"), choices=[], default=list)
     ip_allowlist = TextAreaField(_l("IP whitelist"), validators=[max_length(3000)])
 
-    def __init__(self, *args, countries_part=None, **kwargs):
+    def __init__(self, *args, countries_part=None, organization_id=None, **kwargs):
         super().__init__(*args, **kwargs)
-        org = me().organization_id
+        org = organization_id or me().organization_id  # the API passes its key owner's
         self.groups.choices = [(g.id, g.display_name) for g in Group.select().where(Group.organization == org).order_by(Group.name)]
         self.tags.choices = [(t.id, t.caption) for t in ClientTag.select().where(ClientTag.organization == org).order_by(ClientTag.caption)]
         self.countries.choices = country_choices()
@@ -153,10 +150,6 @@ STATUS_LABELS = {"enabled": _l("Enabled"), "disabled": _l("Disabled")}
 TWO_FACTOR_LABELS = {"off": _l("Disabled"), "email": _l("Email"), "totp": _l("TOTP")}
 
 
-def settings_of(user):
-    return UserAdminSettings.get_or_none(UserAdminSettings.user == user.id) or UserAdminSettings(user=user.id)
-
-
 # --- list -----------------------------------------------------------------------------------
 
 
@@ -205,15 +198,16 @@ def users():
 # --- create ---------------------------------------------------------------------------------
 
 
-def hierarchy_problem(groups_ids, target=None):
-    """Why `me()` may not make this change (SECURITY.md 29), or None: `target` stands above them, or a
-    group they would put someone into or take them out of grants what they do not hold."""
-    if target is not None and stands_above(target, me()):
+def hierarchy_problem(groups_ids, target=None, actor=None):
+    """Why `actor` (default: `me()`) may not make this change (SECURITY.md 29), or None: `target` stands
+    above them, or a group they would put someone into or take them out of grants what they do not hold."""
+    actor = actor or me()
+    if target is not None and stands_above(target, actor):
         return above_you(target)
     current = {m.group_id for m in GroupMember.select().where(GroupMember.user == target)} if target else set()
     changed = current ^ set(groups_ids or ())
-    for group in Group.select().where(Group.id.in_(changed or [0]), Group.organization == me().organization_id):
-        if not may_give_membership(me(), group):
+    for group in Group.select().where(Group.id.in_(changed or [0]), Group.organization == actor.organization_id):
+        if not may_give_membership(actor, group):
             if group.is_administrators:
                 return _("Only an administrator can add people to the Administrators group or remove them from it.")
             return _("The group “%(name)s” grants permissions you do not hold, so you cannot add or remove its members.",
@@ -232,25 +226,8 @@ def create_user():
     if problem:
         form.groups.errors = [problem]
         return render("admin/user_new.html", block="user_form", status=403, form=form)
-    # Nobody knows this password: the person sets their own through the mailed link. Hashed before the
-    # transaction, which holds the write lock.
-    unknown_password = passwords.hash_password(tokens.new_secret())
-    try:
-        with db.atomic():
-            user = User.create(
-                organization=me().organization_id,
-                email=form.email.data,
-                full_name=form.full_name.data,
-                phone=form.phone.data,
-                password_hash=unknown_password,
-                created_by=me(),
-                ip_allowlist=form.ip_allowlist.data,
-            )
-            save_access(user, form)
-            audit.record("user.created", actor=me(), target=user.email, **client_meta())
-    except IntegrityError:
-        if not User.select().where(User.email == form.email.data).exists():
-            raise
+    user = create_person(me(), form, client_meta())
+    if user is None:
         # The address was taken since the form was checked (addresses are unique across organizations, so
         # no lock of ours covers it): the unique index held, and the form says so as its check would have.
         form.email.errors = [*form.email.errors, _("A user with this e-mail already exists.")]
@@ -265,39 +242,9 @@ def create_user():
     return see_other(url_for("admin.user", user_id=user.id))
 
 
-def save_access(user, form, settings=None):
-    """Groups, allowed tags and countries from `form` (choices already limited to this organization)."""
-    GroupMember.delete().where(GroupMember.user == user, GroupMember.group.not_in(form.groups.data or [0])).execute()
-    for group_id in form.groups.data:
-        GroupMember.get_or_create(user=user, group=group_id)
-    UserAllowedTag.delete().where(UserAllowedTag.user == user, UserAllowedTag.tag.not_in(form.tags.data or [0])).execute()
-    for tag_id in form.tags.data:
-        UserAllowedTag.get_or_create(user=user, tag=tag_id)
-    settings = settings or settings_of(user)
-    settings.countries_except = form.countries_except.data
-    settings.countries = ",".join(sorted(set(form.countries.data)))
-    if settings.countries_except and not settings.countries:
-        settings.countries_except = False  # "all except nothing" is simply all
-    settings.save(force_insert=not UserAdminSettings.select().where(UserAdminSettings.user == user.id).exists())
-    return settings
-
-
-def access_of(user):
-    """What the details form sets besides the user's own columns, to say in the audit which changed."""
-    settings = settings_of(user)
-    return {
-        "groups": sorted(m.group_id for m in GroupMember.select().where(GroupMember.user == user)),
-        "tags": sorted(t.tag_id for t in UserAllowedTag.select().where(UserAllowedTag.user == user)),
-        "countries": (settings.countries_except, settings.countries),
-        "mask_data": settings.mask_data,
-        "telegram_chat_id": settings.telegram_chat_id,
-        "slack_chat_id": settings.slack_chat_id,
-        "event_subscriptions": settings.event_subscriptions,
-    }
-
-
-def send_set_password_link(user, invite=False):
-    """Mail a single-use link to set a password (never the password itself); False when mail failed."""
+def send_set_password_link(user, invite=False, actor=None):
+    """Mail a single-use link to set a password (never the password itself), from `actor` (default:
+    `me()`); False when mail failed."""
     secret = tokens.issue_token(user, "reset", INVITE_LIFETIME if invite else tokens.RESET_LIFETIME)
     link = url_for("auth.reset_password", token=secret, _external=True)
     with force_locale(language_for(user)):  # a new person: the language of this page
@@ -307,7 +254,7 @@ def send_set_password_link(user, invite=False):
                 "%(admin)s created a Kabinet account for you.\n\nSign-in e-mail: %(email)s\n\n"
                 "To choose your password, open this link within three days:\n%(link)s\n\n"
                 "Then sign in at %(login)s",
-                admin=me().display_name, email=user.email, link=link, login=url_for("auth.login", _external=True),
+                admin=(actor or me()).display_name, email=user.email, link=link, login=url_for("auth.login", _external=True),
             )
         else:
             subject = _("Reset your Kabinet password")
@@ -328,9 +275,10 @@ def send_set_password_link(user, invite=False):
 # --- details --------------------------------------------------------------------------------
 
 
-def details_form(user, submitted=False):
+def details_data(user):
+    """The details form's values as saved (the API merges a change into them)."""
     settings = settings_of(user)
-    data = {
+    return {
         "phone": user.phone or "",
         "groups": [m.group_id for m in GroupMember.select().where(GroupMember.user == user)],
         "tags": [t.tag_id for t in UserAllowedTag.select().where(UserAllowedTag.user == user)],
@@ -344,6 +292,10 @@ def details_form(user, submitted=False):
         "status": user.status,
         "role": user.role,
     }
+
+
+def details_form(user, submitted=False):
+    data = details_data(user)
     if not submitted:
         return DetailsForm(formdata=None, data=data, target_role=user.role, countries_part=request.args.get("countries"))
     form = DetailsForm(target_role=user.role)
@@ -390,48 +342,10 @@ def save_user(user_id):
         return details_page(user, form=form, status=403, notice=problem)
     if (form.status.data != user.status or form.ip_allowlist.data != user.ip_allowlist) and not recently_confirmed(form):
         return details_page(user, form=form, status=422)
-    is_self = user.id == me().id
-    problem = None
-    if form.status.data == "disabled" and user.status != "disabled" and is_self:
-        problem = _("You cannot disable your own account.")
-    if is_self and form.ip_allowlist.data != user.ip_allowlist and not ipallow.allowed(request.remote_addr, form.ip_allowlist.data):
-        problem = _("Your current address is not in this list: saving it would lock you out. "
-                    "Change your own list on the Security page.")
-    if form.role.data != user.role and me().role != "owner":
-        problem = _("Only the organization's owner can change roles.")
+    problem = details_problem(me(), user, form, request.remote_addr)
     if problem:
         return details_page(user, form=form, status=409, notice=problem)
-    changes = {}
-    # The administrators are counted with the organization's row locked (PostgreSQL) or SQLite's write lock
-    # held, until the change is written: two administrators disabling each other at once leave one.
-    with write_transaction((Organization, user.organization_id)):
-        problem = last_administrator_problem(user, form)
-        if problem is None:
-            before = access_of(user)
-            settings = save_access(user, form)
-            settings.telegram_chat_id = form.telegram_chat_id.data or ""
-            settings.slack_chat_id = form.slack_chat_id.data or ""
-            settings.event_subscriptions = ",".join(s for s in EVENT_CATALOG if s in form.subscriptions.data)
-            settings.mask_data = form.mask_data.data
-            settings.save()
-            for field in ("phone", "ip_allowlist", "status", "role"):
-                value = getattr(form, field).data
-                if value != getattr(user, field):
-                    changes[field] = value
-            if changes:
-                User.update(**changes).where(User.id == user.id).execute()
-            after = access_of(user)
-            changed = sorted(set(changes) | {name for name in after if after[name] != before[name]})
-            audit.record("user.updated", actor=me(), target=user.email, fields=changed, **client_meta())
-            if changes.get("status") == "enabled":
-                audit.record("user.enabled", actor=me(), target=user.email, **client_meta())
-            if "ip_allowlist" in changes:  # sessions from addresses the new list leaves out end at once
-                sessions.end_sessions_outside([User.get_by_id(user.id)])
-            if changes.get("status") == "disabled":
-                sessions.end_sessions(user)  # a disabled person is signed out everywhere at once
-                audit.record("user.disabled", actor=me(), target=user.email, **client_meta())
-            if "role" in changes:
-                audit.record("user.role_changed", actor=me(), target=user.email, role=changes["role"], **client_meta())
+    problem = apply_details(me(), user, form, client_meta())
     if problem:
         return details_page(user, form=form, status=409, notice=problem)
     flash(_("Changes to %(email)s saved.", email=user.email), "success")
@@ -455,12 +369,3 @@ def recently_confirmed(form):
     audit.record("reauth", actor=me(), **client_meta())
     return True
 
-
-def last_administrator_problem(user, form):
-    """Why the change would leave the organization without an enabled administrator, or None."""
-    if form.status.data == "disabled" and user.status != "disabled" and enabled_administrators(user.organization_id) <= {user.id}:
-        return _("The last administrator cannot be disabled.")
-    admin_group_ids = {g.id for g in Group.select().where(Group.organization == user.organization_id, Group.is_administrators == True)}  # noqa: E712
-    if is_administrator(user) and not set(form.groups.data) & admin_group_ids and enabled_administrators(user.organization_id) <= {user.id}:
-        return _("The last administrator cannot be removed from the Administrators group.")
-    return None
