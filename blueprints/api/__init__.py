@@ -1,5 +1,6 @@
 """The JSON API (/api/v1): bearer API keys, scopes, per-key rate limits, JSON errors, an OpenAPI document.
 
 Importing the package registers every route on its blueprint (blueprints.api.core.bp)."""
-from blueprints.api import balance, events, invoices, mail_servers, messages, operations  # noqa: F401  (routes register on core.bp)
+from blueprints.api import (  # noqa: F401  (routes register on core.bp)
+    admin_clients, admin_events, balance, events, invoices, mail_servers, messages, operations)
 from blueprints.api.core import bp  # noqa: F401
