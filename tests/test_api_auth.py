@@ -95,6 +95,8 @@ def expected(app, method, url, endpoint, kind):
         return 403
     if kind.startswith("service") and not view.accepts_service_key:
         return 403  # the route acts for a person; an organization's key has none
+    if hasattr(view, "required_permission"):
+        return 403  # an admin route (needs_permission): the walk's person holds no permission of the back office
     return SERVICE_OK_STATUS.get((method, url), OK_STATUS.get((method, url), 200)) if kind.startswith("service") \
         else OK_STATUS.get((method, url), 200)
 

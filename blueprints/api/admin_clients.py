@@ -30,8 +30,12 @@ def tag_json(tag):
     return {"id": tag.id, "caption": tag.caption}
 
 
-def caption_body():
-    return form_schema((TagForm,), ("caption",), required=("caption",), example={"caption": "VIP"})
+def caption_body(example="VIP"):
+    return form_schema((TagForm,), ("caption",), required=("caption",), example={"caption": example})
+
+
+def new_caption_body():
+    return caption_body("Gold")
 
 
 def caption_form(tag=None):
@@ -92,7 +96,7 @@ def admin_create_client_tag():
 @bp.patch("/admin/client-tags/<int:tag_id>")
 @scope("write")
 @needs_permission("tags.manage")
-@operation("Rename a client tag", TAG_SCHEMA, body=caption_body,
+@operation("Rename a client tag", TAG_SCHEMA, body=new_caption_body,
            description="tags.manage; validated like the page (a caption another tag has is refused).")
 def admin_rename_client_tag(tag_id):
     tag = own_tag(tag_id)
