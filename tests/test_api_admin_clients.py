@@ -258,7 +258,9 @@ def test_csv_export_is_the_pages_with_formulas_neutralised(client, org, manager,
     assert exported.actor_id == manager.id and json.loads(exported.details)["via"] == "api"
 
 
-def test_json_export_with_filters_in_the_owners_language(client, manager, log, headers):
+def test_json_export_with_filters_in_the_requested_language_and_nothing_foreign(client, manager, log, headers):
+    everything = json.loads(client.get(f"{API}/events/export.json", headers=headers).get_data(as_text=True))
+    assert len(everything["events"]) == 31 and "foreign@example.com" not in json.dumps(everything)  # and the export's own event
     response = client.get(f"{API}/events/export.json?ip=198.51.100.1&action=user.created",
                           headers={**headers, "Accept-Language": "ru"})
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
