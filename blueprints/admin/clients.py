@@ -28,7 +28,8 @@ class TagForm(Form):
     caption = StringField(_l("Caption"), validators=[required(), max_length(60)])
 
     def __init__(self, *args, tag=None, organization_id=None, **kwargs):
-        """`organization_id`: whose tags a caption may not repeat (default: the signed-in person's; the API's key owner's)."""
+        """`organization_id`: whose tags a caption may not repeat (default: the signed-in person's; the API
+        passes its key owner's)."""
         self.tag = tag
         self.organization_id = organization_id or me().organization_id
         super().__init__(*args, **kwargs)

@@ -5,6 +5,7 @@ every download is sent `Cache-Control: no-store` and audited."""
 import csv
 import io
 import json
+
 from flask import Response, request, stream_with_context
 from flask_babel import get_timezone, to_user_timezone
 from flask_babel import gettext as _

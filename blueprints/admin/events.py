@@ -37,7 +37,7 @@ class EventFilters(Form):
 
     def __init__(self, *args, organization_id=None, **kwargs):
         """`organization_id`: whose people the actor is looked up among (default: the signed-in person's; the
-        API's key owner's)."""
+        API passes its key owner's)."""
         self.organization_id = organization_id or me().organization_id
         super().__init__(*args, **kwargs)
         actions = sorted(audit.ACTIONS.items(), key=lambda item: str(item[1]).casefold())

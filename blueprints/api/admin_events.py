@@ -39,6 +39,11 @@ RECORD_SCHEMA = {"type": "object", "required": list(COLUMNS), "properties": RECO
 EVENT_SCHEMA = {"type": "object", "required": ["id", *COLUMNS],
                 "properties": {"id": {"type": "integer"}, **RECORD_PROPERTIES}}
 
+COMMENT_SCHEMA = {"type": "object", "required": ["author", "text", "time"], "properties": {
+    "author": {"type": "string"}, "text": {"type": "string"}, "time": {"type": "string", "format": "date-time"}}}
+WITH_COMMENTS = {**EVENT_SCHEMA, "required": [*EVENT_SCHEMA["required"], "comments"],
+                 "properties": {**EVENT_SCHEMA["properties"], "comments": {"type": "array", "items": COMMENT_SCHEMA}}}
+
 
 def event_json(row):
     return {"id": row.id, **event_record(row)}
@@ -81,12 +86,7 @@ def admin_events():
 @bp.get("/admin/events/<int:event_id>")
 @scope("read")
 @needs_permission("events.view")
-@operation("One event of the log, with its comments", {**EVENT_SCHEMA, "required": [*EVENT_SCHEMA["required"], "comments"],
-           "properties": {**EVENT_SCHEMA["properties"], "comments": {"type": "array", "items": {
-               "type": "object", "required": ["author", "text", "time"], "properties": {
-                   "author": {"type": "string"}, "text": {"type": "string"},
-                   "time": {"type": "string", "format": "date-time"}}}}}},
-           description="events.view, as the event's page.")
+@operation("One event of the log, with its comments", WITH_COMMENTS, description="events.view, as the event's page.")
 def admin_event(event_id):
     row = AuditEvent.get_or_none(AuditEvent.id == event_id, AuditEvent.organization == g.api_user.organization_id)
     if row is None:
