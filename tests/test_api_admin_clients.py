@@ -79,6 +79,21 @@ def test_tag_refusals_are_the_pages(client, org, headers):
     assert ClientTag.select().count() == 2
 
 
+def test_two_tags_of_one_caption_added_at_once_give_one_tag_and_a_422(app, client, manager, headers, monkeypatch):
+    """As on the page: the caption is checked and the tag added under the organization's lock."""
+    from blueprints.admin.clients import TagForm
+    from tests.races import hold_after, run_together
+
+    hold_after(monkeypatch, TagForm, "validate_caption")
+    second = app.test_client()
+
+    def add(test_client):
+        return test_client.post(f"{API}/client-tags", json={"caption": "VIP"}, headers=headers).status_code
+
+    assert sorted(run_together(lambda: add(client), lambda: add(second))) == [201, 422]
+    assert ClientTag.select().where(ClientTag.caption == "VIP").count() == 1
+
+
 def test_another_organizations_tag_is_not_found(client, headers):
     theirs = ClientTag.create(organization=Organization.create(name="Other"), caption="Theirs")
     for method in ("patch", "delete"):
