@@ -146,10 +146,13 @@ def browser_language(accept_language):
 
 
 def select_timezone():
-    if current_user and current_user.is_authenticated:
+    """The zone of the person the request acts for: an API key's owner (the admin API reads days and shows
+    times as the pages do to that person), else the signed-in person."""
+    user = g.get("api_user") or (current_user if current_user and current_user.is_authenticated else None)
+    if user is not None:
         from services.region import zone_for_country
 
-        return current_user.time_zone or zone_for_country(current_user.country)
+        return user.time_zone or zone_for_country(user.country)
     return None
 
 

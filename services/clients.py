@@ -8,6 +8,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from models import Client, ClientTag, ClientTagLink, Organization, UserAdminSettings, UserAllowedTag, write_transaction
+from services import audit
 
 IMPORT_MAX_ROWS = 5000
 NAME_MAX = 200
@@ -89,6 +90,42 @@ def client_views(user, clients):
         for link in links:
             captions[link.client_id].append(link.tag.caption)
     return [client_view(c, captions[c.id], mask) for c in clients]
+
+
+# --- client tags (the page and the API) ------------------------------------------------------------
+# A caption is checked (the form: required, length, not taken) and written in one transaction under the
+# organization's lock (models.write_transaction): two tags of one caption added at once get the form's
+# message, not the unique index's error. `meta` is the audit event's ip, user_agent and via.
+
+
+def organization_tags(organization_id):
+    return list(ClientTag.select().where(ClientTag.organization == organization_id).order_by(ClientTag.caption))
+
+
+def add_tag(user, form, **meta):
+    """The form's caption as a new tag of `user`'s organization, or None when the form refuses it."""
+    with write_transaction((Organization, user.organization_id)):
+        if not form.validate():
+            return None
+        tag = ClientTag.create(organization=user.organization_id, caption=form.caption.data)
+        audit.record("client_tag.created", actor=user, target=tag.caption, **meta)
+    return tag
+
+
+def rename_tag(user, tag, form, **meta):
+    """Rename `tag` to the form's caption; False when the form refuses it."""
+    with write_transaction((Organization, tag.organization_id)):
+        if not form.validate():
+            return False
+        ClientTag.update(caption=form.caption.data).where(ClientTag.id == tag.id).execute()
+        audit.record("client_tag.renamed", actor=user, target=form.caption.data, old_caption=tag.caption, **meta)
+    return True
+
+
+def delete_tag(user, tag, **meta):
+    with write_transaction((Organization, tag.organization_id)):  # not in the middle of an import (import_clients)
+        tag.delete_instance()
+        audit.record("client_tag.deleted", actor=user, target=tag.caption, **meta)
 
 
 # --- CSV import ----------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from extensions import locale_code
-from models import ClientTag, Organization, write_transaction
+from models import ClientTag
 from services import audit, operations, region, results
+from services import clients as registry
 from services.clients import ImportErrors, client_views, import_clients, parse_clients_csv, visible_clients
 from services.permissions import has_permission, permission_required
 
@@ -26,12 +27,15 @@ PAGE_SIZE = 50
 class TagForm(Form):
     caption = StringField(_l("Caption"), validators=[required(), max_length(60)])
 
-    def __init__(self, *args, tag=None, **kwargs):
+    def __init__(self, *args, tag=None, organization_id=None, **kwargs):
+        """`organization_id`: whose tags a caption may not repeat (default: the signed-in person's; the API
+        passes its key owner's)."""
         self.tag = tag
+        self.organization_id = organization_id or me().organization_id
         super().__init__(*args, **kwargs)
 
     def validate_caption(self, field):
-        clash = ClientTag.select().where(ClientTag.organization == me().organization_id, ClientTag.caption == field.data)
+        clash = ClientTag.select().where(ClientTag.organization == self.organization_id, ClientTag.caption == field.data)
         if self.tag is not None:
             clash = clash.where(ClientTag.id != self.tag.id)
         if clash.exists():
@@ -43,12 +47,11 @@ class ClientImportForm(Form):
 
 
 def tags_page(form=None, edit=None, edit_form=None, status=200):
-    tags = ClientTag.select().where(ClientTag.organization == me().organization_id).order_by(ClientTag.caption)
     return render(
         "admin/client_tags.html",
         block="tags_card",
         status=status,
-        tags=list(tags),
+        tags=registry.organization_tags(me().organization_id),
         form=form or TagForm(formdata=None),
         edit=edit,
         edit_form=edit_form or (TagForm(formdata=None, tag=edit, data={"caption": edit.caption}) if edit else None),
@@ -68,14 +71,8 @@ def client_tags():
 @permission_required("tags.manage")
 def create_tag():
     form = TagForm()
-    # The caption is checked and taken in one transaction under the organization's lock (models.write_transaction):
-    # two tags of one caption added at once get the form's message, not the unique index's error.
-    with write_transaction((Organization, me().organization_id)):
-        valid = form.validate_on_submit()
-        if valid:
-            tag = ClientTag.create(organization=me().organization_id, caption=form.caption.data)
-            audit.record("client_tag.created", actor=me(), target=tag.caption, **client_meta())
-    if not valid:
+    tag = registry.add_tag(me(), form, **client_meta())  # checked and added under the organization's lock
+    if tag is None:
         return tags_page(form=form, status=422)
     flash(_("Tag “%(caption)s” added.", caption=tag.caption), "success")
     return see_other(url_for("admin.client_tags"))
@@ -86,13 +83,7 @@ def create_tag():
 def rename_tag(tag_id):
     tag = own(ClientTag, tag_id)
     form = TagForm(tag=tag)
-    with write_transaction((Organization, tag.organization_id)):  # checked and renamed at once, as when added
-        valid = form.validate_on_submit()
-        if valid:
-            ClientTag.update(caption=form.caption.data).where(ClientTag.id == tag.id).execute()
-            audit.record("client_tag.renamed", actor=me(), target=form.caption.data, old_caption=tag.caption,
-                         **client_meta())
-    if not valid:
+    if not registry.rename_tag(me(), tag, form, **client_meta()):  # checked and renamed at once, as when added
         return tags_page(edit=tag, edit_form=form, status=422)
     flash(_("Tag renamed to “%(caption)s”.", caption=form.caption.data), "success")
     return see_other(url_for("admin.client_tags"))
@@ -104,9 +95,7 @@ def delete_tag(tag_id):
     tag = own(ClientTag, tag_id)
     if not Form().validate_on_submit():
         abort(400)
-    with write_transaction((Organization, tag.organization_id)):  # not in the middle of an import (import_clients)
-        tag.delete_instance()
-        audit.record("client_tag.deleted", actor=me(), target=tag.caption, **client_meta())
+    registry.delete_tag(me(), tag, **client_meta())
     flash(_("Tag “%(caption)s” deleted.", caption=tag.caption), "success")
     return see_other(url_for("admin.client_tags"))
 

@@ -5,7 +5,6 @@ every download is sent `Cache-Control: no-store` and audited."""
 import csv
 import io
 import json
-from datetime import timedelta
 
 from flask import Response, request, stream_with_context
 from flask_babel import get_timezone, to_user_timezone
@@ -16,7 +15,7 @@ from services import audit
 from services.permissions import permission_required
 
 from blueprints.admin.core import bp, client_meta, me
-from blueprints.admin.events import EventFilters, day_start_utc, events
+from blueprints.admin.events import EventFilters, events, filter_arguments
 
 EXPORT_MAX = 100_000
 CHUNK = 1000
@@ -48,14 +47,7 @@ def event_record(row):
 def filtered_rows(organization_id, form):
     """The events the filters select, newest first, EXPORT_MAX at most, read CHUNK rows a query;
     then (None) when more were left out."""
-    arguments = dict(
-        actor_id=form.actor_user.id if form.actor_user else None,
-        action=form.action.data or "",
-        target=form.target.data or "",
-        ip=form.ip.data or "",
-        since=day_start_utc(form.since.data) if form.since.data else None,
-        until=day_start_utc(form.until.data + timedelta(days=1)) if form.until.data else None,
-    )
+    arguments = filter_arguments(form)
     cursor, sent = None, 0
     while sent < EXPORT_MAX:
         rows, _newer, older = audit.events_page(organization_id, older_than=cursor, size=min(CHUNK, EXPORT_MAX - sent),
@@ -107,9 +99,14 @@ def export_events(kind):
     form = EventFilters(request.args)
     if not form.validate():
         return events()  # the events page with the messages at the filters (422)
-    user = me()
+    return export_response(me(), form, kind, via=kind, **client_meta())
+
+
+def export_response(user, form, kind, **meta):
+    """The streamed file (kind: csv or json) of what a valid EventFilters selects, audited with `meta`
+    (ip, user_agent, via); the page and the API (blueprints/api/admin_events.py) both answer with it."""
     shown = ", ".join(f"{name}={value}" for name, value in form.active().items())
-    audit.record("events.exported", actor=user, via=kind, filters=shown or "—", **client_meta())
+    audit.record("events.exported", actor=user, filters=shown or "—", **meta)
     rows = filtered_rows(user.organization_id, form)
     body = csv_stream(rows) if kind == "csv" else json_stream(rows)
     stamp = to_user_timezone(utcnow()).strftime("%Y-%m-%d-%H%M")

@@ -35,7 +35,10 @@ class EventFilters(Form):
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, organization_id=None, **kwargs):
+        """`organization_id`: whose people the actor is looked up among (default: the signed-in person's; the
+        API passes its key owner's)."""
+        self.organization_id = organization_id or me().organization_id
         super().__init__(*args, **kwargs)
         actions = sorted(audit.ACTIONS.items(), key=lambda item: str(item[1]).casefold())
         self.action.choices = [("", _l("Any"))] + [(code, label) for code, label in actions]
@@ -49,7 +52,7 @@ class EventFilters(Form):
         if not field.data:
             return
         email = lookup_email(field.data)  # also an address saved under older rules (the old demo's `.local`)
-        self.actor_user = User.get_or_none(User.email == email, User.organization == me().organization_id)
+        self.actor_user = User.get_or_none(User.email == email, User.organization == self.organization_id)
         if self.actor_user is None:
             normalize_email(field.data)  # a malformed address is told so rather than "no such user"
             raise ValidationError(_l("There is no user with this e-mail in your organization."))
@@ -84,6 +87,18 @@ def day_start_utc(day):
     return to_utc(datetime.combine(day, time.min))
 
 
+def filter_arguments(form):
+    """audit.events_page's filters from a valid EventFilters (days in the viewer's time zone)."""
+    return dict(
+        actor_id=form.actor_user.id if form.actor_user else None,
+        action=form.action.data or "",
+        target=form.target.data or "",
+        ip=form.ip.data or "",
+        since=day_start_utc(form.since.data) if form.since.data else None,
+        until=day_start_utc(form.until.data + timedelta(days=1)) if form.until.data else None,
+    )
+
+
 @bp.get("/events")
 @permission_required("events.view")
 def events():
@@ -92,12 +107,7 @@ def events():
     if form.validate():
         rows, newer, older = audit.events_page(
             me().organization_id,
-            actor_id=form.actor_user.id if form.actor_user else None,
-            action=form.action.data or "",
-            target=form.target.data or "",
-            ip=form.ip.data or "",
-            since=day_start_utc(form.since.data) if form.since.data else None,
-            until=day_start_utc(form.until.data + timedelta(days=1)) if form.until.data else None,
+            **filter_arguments(form),
             older_than=audit.decode_cursor(request.args.get("older")),
             newer_than=None if request.args.get("older") else audit.decode_cursor(request.args.get("newer")),
         )

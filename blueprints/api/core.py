@@ -149,6 +149,11 @@ def needs_permission(permission):
     return decorate
 
 
+def audit_meta():
+    """An audit event's ip, user agent and `via` for a change made through the API."""
+    return {"ip": request.remote_addr or "", "user_agent": request.headers.get("User-Agent", "")[:300], "via": "api"}
+
+
 def user_json(user):
     return {
         "id": user.id,

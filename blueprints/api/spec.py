@@ -42,12 +42,14 @@ def error_fields(fields):
     return response
 
 
-def operation(summary, response, *, status=200, description="", body=None, query=None, headers=None, conflict=False):
+def operation(summary, response, *, status=200, description="", body=None, query=None, headers=None, conflict=False,
+              media="application/json"):
     """Declare a route's part of the document: `response` is the schema of its `status` answer; `body` a
     function giving the JSON schema of its body (see form_schema; called when the document is built);
     `query` {name: schema} of integer or string parameters, checked here before the view runs (the view
     reads the values from g.api_query); `headers` {name: string schema} of required request headers,
-    checked the same way (g.api_headers); `conflict`: the route answers 409 when the item's state forbids it."""
+    checked the same way (g.api_headers); `conflict`: the route answers 409 when the item's state forbids it;
+    `media`: the success answer's media type (text/csv for a CSV file; errors are JSON all the same)."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -62,7 +64,7 @@ def operation(summary, response, *, status=200, description="", body=None, query
             return view(*args, **kwargs)
         wrapper.openapi = {"summary": summary, "description": description, "response": response,
                            "status": status, "body": body, "query": query or {}, "headers": headers or {},
-                           "conflict": conflict}
+                           "conflict": conflict, "media": media}
         return wrapper
     return decorate
 
@@ -199,7 +201,7 @@ def build_operation(rule, view):
     if spec["body"]:
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec["body"]()}}}
         errors += ["400", "413", "422"]
-    out["responses"] = {str(spec["status"]): {"description": "OK", "content": {"application/json": {
+    out["responses"] = {str(spec["status"]): {"description": "OK", "content": {spec["media"]: {
         "schema": spec["response"]}}}, **described(*sorted(set(errors)))}
     if not out["parameters"]:
         del out["parameters"]
