@@ -7,7 +7,8 @@ import re
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from models import Client, ClientTag, ClientTagLink, Organization, UserAdminSettings, UserAllowedTag, write_transaction
+from models import (Client, ClientTag, ClientTagLink, Organization, User, UserAdminSettings, UserAllowedTag,
+                    write_transaction)
 from services import audit
 
 IMPORT_MAX_ROWS = 5000
@@ -123,9 +124,24 @@ def rename_tag(user, tag, form, **meta):
 
 
 def delete_tag(user, tag, **meta):
+    """Delete `tag`, or return why not: the only allowed tag of someone, who without it would see every
+    client (no allowed tags means no limit), is kept until their allowed tags are changed."""
+    from flask_babel import gettext as _
+
     with write_transaction((Organization, tag.organization_id)):  # not in the middle of an import (import_clients)
+        others = UserAllowedTag.alias()
+        limited = [person.email for person in User.select(User.email)
+                   .join(UserAllowedTag, on=(UserAllowedTag.user == User.id))
+                   .where(UserAllowedTag.tag == tag.id,
+                          User.id.not_in(others.select(others.user).where(others.tag != tag.id)))
+                   .order_by(User.email).limit(4)]
+        if limited:
+            people = ", ".join(limited[:3]) + (" …" if len(limited) > 3 else "")
+            return _("“%(caption)s” is the only allowed tag of %(people)s: without it they would see every client. "
+                     "Change their allowed tags first.", caption=tag.caption, people=people)
         tag.delete_instance()
         audit.record("client_tag.deleted", actor=user, target=tag.caption, **meta)
+    return None
 
 
 # --- CSV import ----------------------------------------------------------------------------------

@@ -29,6 +29,28 @@ def test_tags_added_renamed_and_deleted(admin_client, org):
     assert response.status_code == 303 and not ClientTag.select().exists()
 
 
+def test_the_only_allowed_tag_of_someone_is_kept_so_they_never_see_every_client(admin_client, org):
+    """No allowed tags means no limit: deleting someone's only allowed tag would show them every client.
+    The page refuses (409 with the people named, with and without htmx) until their tags change."""
+    vip, retail = (ClientTag.create(organization=org, caption=c) for c in ("VIP", "Retail"))
+    limited = make_user(org, "limited@example.com")
+    UserAllowedTag.create(user=limited, tag=vip)
+    both = make_user(org, "both@example.com")
+    UserAllowedTag.create(user=both, tag=vip)
+    UserAllowedTag.create(user=both, tag=retail)
+    response = form_post(admin_client, f"/admin/client-tags/{vip.id}/delete", {}, page="/admin/client-tags")
+    assert response.status_code == 409
+    assert "only allowed tag of limited@example.com" in response.get_data(as_text=True)
+    token = csrf_from(admin_client.get("/admin/client-tags").get_data(as_text=True))
+    fragment = admin_client.post(f"/admin/client-tags/{vip.id}/delete", headers={**HTMX, "X-CSRFToken": token})
+    assert fragment.status_code == 409 and 'id="tags-card"' in fragment.get_data(as_text=True)
+    assert ClientTag.get_or_none(ClientTag.id == vip.id) is not None
+    assert [t.tag_id for t in UserAllowedTag.select().where(UserAllowedTag.user == limited.id)] == [vip.id]
+    # Retail is not anyone's only tag: it goes, and "both" keeps VIP as their limit
+    assert form_post(admin_client, f"/admin/client-tags/{retail.id}/delete", {}, page="/admin/client-tags").status_code == 303
+    assert [t.tag_id for t in UserAllowedTag.select().where(UserAllowedTag.user == both.id)] == [vip.id]
+
+
 def test_two_tags_of_one_caption_added_at_once_give_one_tag_and_the_forms_message(admin_client, app, admin, org,
                                                                                    monkeypatch):
     """Issue item 5: the caption is checked, then the tag added; the second request gets the form's

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from models import AuditEvent, Client, ClientTag, ClientTagLink, EventComment, Organization, User
+from models import AuditEvent, Client, ClientTag, ClientTagLink, EventComment, Organization, User, UserAllowedTag
 from services import apikeys, audit, service_keys
 from services.permissions import grant
 from tests.conftest import make_user, sign_in
@@ -54,6 +54,15 @@ def test_tags_listed_added_renamed_and_deleted_and_audited(client, org, manager,
     assert trail == [("client_tag.created", "VIP", "api"), ("client_tag.renamed", "Gold", "api"),
                      ("client_tag.deleted", "Gold", "api")]
     assert all(e.actor_id == manager.id for e in AuditEvent.select())
+
+
+def test_the_only_allowed_tag_of_someone_is_kept(client, org, headers):
+    tag = ClientTag.create(organization=org, caption="VIP")
+    UserAllowedTag.create(user=make_user(org, "limited@example.com"), tag=tag)
+    response = client.delete(f"{API}/client-tags/{tag.id}", headers={**headers, "Accept-Language": "ru"})
+    assert response.status_code == 409 and response.get_json()["code"] == "conflict"
+    assert "единственный разрешённый тег у limited@example.com" in response.get_json()["message"]
+    assert ClientTag.get_or_none(ClientTag.id == tag.id) is not None
 
 
 def test_tag_refusals_are_the_pages(client, org, headers):

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from models import ClientTag, Group, GroupMember, MailServer, Operation, User
+from models import ClientTag, Group, GroupMember, MailServer, Operation, User, UserAllowedTag
 from services import apikeys, audit, crypto
 from services.permissions import add_to_group, administrators_group, grant
 from tests.conftest import make_user
@@ -153,6 +153,10 @@ def provoke(app, client, owner, path, method, operation):
     if "operation_id" in ids:
         ended = Operation.create(organization=owner.organization_id, kind="product", title="t", status="completed").id
         got.setdefault(send(url=API + path.format(**{**ids, "operation_id": ended})), "an operation that has ended")
+    if "tag_id" in ids and method == "delete":  # someone's only allowed tag is kept
+        tag = ClientTag.create(organization=owner.organization_id, caption=uuid.uuid4().hex)
+        UserAllowedTag.create(user=make_user(owner.organization_id, f"{uuid.uuid4().hex}@example.com"), tag=tag)
+        got.setdefault(send(url=API + path.format(tag_id=tag.id)), "the only allowed tag of someone")
     if "user_id" in ids and "group_id" not in ids:  # Anna herself: not disabled, deleted nor given a role by herself
         got.setdefault(send(url=API + path.format(user_id=owner.id), json={"role": "admin"} if body else None),
                        "the key's owner themself")

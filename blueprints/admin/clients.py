@@ -46,11 +46,12 @@ class ClientImportForm(Form):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a file."))])
 
 
-def tags_page(form=None, edit=None, edit_form=None, status=200):
+def tags_page(form=None, edit=None, edit_form=None, status=200, notice=None):
     return render(
         "admin/client_tags.html",
         block="tags_card",
         status=status,
+        notice=notice,
         tags=registry.organization_tags(me().organization_id),
         form=form or TagForm(formdata=None),
         edit=edit,
@@ -95,7 +96,9 @@ def delete_tag(tag_id):
     tag = own(ClientTag, tag_id)
     if not Form().validate_on_submit():
         abort(400)
-    registry.delete_tag(me(), tag, **client_meta())
+    refusal = registry.delete_tag(me(), tag, **client_meta())
+    if refusal:
+        return tags_page(status=409, notice=refusal)
     flash(_("Tag “%(caption)s” deleted.", caption=tag.caption), "success")
     return see_other(url_for("admin.client_tags"))
 

@@ -114,12 +114,16 @@ def admin_rename_client_tag(tag_id):
 @scope("write")
 @needs_permission("tags.manage")
 @operation("Delete a client tag", TAG_SCHEMA,
-           description="tags.manage, as on the page. Answers the deleted tag.")
+           description="tags.manage, as on the page. Answers the deleted tag. The only allowed tag of someone "
+                       "(who without it would see every client) is kept: 409 until their allowed tags change.",
+           conflict=True)
 def admin_delete_client_tag(tag_id):
     tag = own_tag(tag_id)
     if tag is None:
         return no_tag()
-    registry.delete_tag(g.api_user, tag, **audit_meta())
+    refusal = registry.delete_tag(g.api_user, tag, **audit_meta())
+    if refusal:
+        return error(409, "conflict", refusal)
     return jsonify(tag_json(tag))
 
 
