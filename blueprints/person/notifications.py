@@ -73,12 +73,15 @@ def notification_grid(user):
     return {"channels": channels, "rows": rows, "has_problems": bool(problems)}
 
 
+ALERT_OF = Prepared(lambda user_id: LowBalanceAlert.select().where(LowBalanceAlert.user == user_id))
+
+
 @bp.app_template_global()
 def low_balance_view(user):
     """None when the person may not see billing; else the threshold as typed in the form and the currency."""
     if not has_permission(user, "billing.view"):
         return None
-    alert = LowBalanceAlert.get_or_none(LowBalanceAlert.user == user.id)
+    alert = ALERT_OF.first(user.id)
     return {"value": f"{alert.threshold:.2f}" if alert else "", "currency": currency_symbol(user.organization.currency, locale_code()),
             "shown": format_money(alert.threshold, user.organization.currency, locale_code()) if alert else ""}
 
