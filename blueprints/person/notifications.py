@@ -83,13 +83,14 @@ ALERT_OF = Prepared(lambda user_id: LowBalanceAlert.select().where(LowBalanceAle
 
 
 @bp.app_template_global()
-def low_balance_view(user):
-    """None when the person may not see billing; else the threshold as typed in the form and the currency."""
+def low_balance_view(user, saved=False):
+    """None when the person may not see billing; else the threshold as typed in the form and the currency, and
+    once it was `saved`, the amount as the confirmation states it."""
     if not has_permission(user, "billing.view"):
         return None
     alert = ALERT_OF.first(user.id)
     return {"value": f"{alert.threshold:.2f}" if alert else "", "currency": currency_symbol(user.organization.currency, locale_code()),
-            "shown": format_money(alert.threshold, user.organization.currency, locale_code()) if alert else ""}
+            "shown": format_money(alert.threshold, user.organization.currency, locale_code()) if alert and saved else ""}
 
 
 def section_page(block, status=200, **context):
