@@ -74,8 +74,7 @@ def panel():
     return g.panel
 
 
-DRAWN = {}  # (language, script root, the entries and which is current) -> the panel's HTML
-DRAWN_MAX = 500
+DRAWN_MAX = 500  # kinds of panel kept per app: (language, script root, the entries and which is current)
 
 
 @bp.app_template_global()
@@ -86,11 +85,12 @@ def panel_html():
     groups = panel()
     key = (locale_code(), request.script_root, tuple((target, current) for _title, entries in groups
                                                      for target, _label, current in entries))
-    html = DRAWN.get(key)
+    drawn = current_app.extensions.setdefault("panel_html", {})
+    html = drawn.get(key)
     if html is None:
         html = Markup(render_template("_panel.html", groups=groups))
         if not current_app.jinja_env.auto_reload:
-            if len(DRAWN) >= DRAWN_MAX:
-                DRAWN.clear()
-            DRAWN[key] = html
+            if len(drawn) >= DRAWN_MAX:
+                drawn.clear()
+            drawn[key] = html
     return html
