@@ -228,8 +228,9 @@ _asset_hashes = {}
 # CSS: app.css with office.css (lists, tabs, filters) and pages.css (rules only some pages need) on every page
 # but the personal-data page, the heaviest (app.css alone), and the back office (app.css with office.css).
 # JS: app.js alone, with pages.js on a page with a password field, a print button or a file drop zone, with
-# passkeys.js on the passkey pages.
+# passkeys.js on the passkey pages, with autosave.js on the personal-data page (its autosaved forms).
 BUNDLES = {"js/app-pages.js": ("js/app.js", "js/pages.js"),
+           "js/app-autosave.js": ("js/app.js", "js/autosave.js"),
            "js/app-passkeys.js": ("js/app.js", "js/passkeys.js"),
            "js/app-pages-passkeys.js": ("js/app.js", "js/pages.js", "js/passkeys.js"),
            "css/app-pages.css": ("css/app.css", "css/office.css", "css/pages.css"),

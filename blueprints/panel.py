@@ -4,10 +4,12 @@ organization, administration; each entry shown only to those allowed to open it.
 `panel()` is a template global worked out once per request, and only when base.html draws the frame
 (fragments skip it). API keys and webhooks are the organization's Integrations, not the person's
 Security, although their routes still live in the security blueprint (its re-authentication rule)."""
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
+from extensions import locale_code
 from services.permissions import permissions_of
 
 bp = Blueprint("panel", __name__)
@@ -70,3 +72,25 @@ def panel():
             groups.append((_l("Administration"), admin_sections()))
         g.panel = groups
     return g.panel
+
+
+DRAWN_MAX = 500  # kinds of panel kept per app: (language, script root, the entries and which is current)
+
+
+@bp.app_template_global()
+def panel_html():
+    """_panel.html, drawn once per language and set of entries (with the current one) and kept: it holds no
+    one's data, only the menu that everyone allowed the same entries sees, and it was a tenth of a page's cost.
+    Not kept while templates reload (development)."""
+    groups = panel()
+    key = (locale_code(), request.script_root, tuple((target, current) for _title, entries in groups
+                                                     for target, _label, current in entries))
+    drawn = current_app.extensions.setdefault("panel_html", {})
+    html = drawn.get(key)
+    if html is None:
+        html = Markup(render_template("_panel.html", groups=groups))
+        if not current_app.jinja_env.auto_reload:
+            if len(drawn) >= DRAWN_MAX:
+                drawn.clear()
+            drawn[key] = html
+    return html

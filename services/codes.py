@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from models import OneTimeCode, User, db, utcnow, write_transaction
+from models import OneTimeCode, Prepared, User, db, utcnow, write_transaction
 
 LIFETIME = timedelta(minutes=10)
 MAX_TRIES = 5
@@ -94,19 +94,17 @@ def issue_code(user, purpose, target, send):
     return row
 
 
+PENDING_CODE = Prepared(  # asked by the personal-data page on every visit
+    lambda user_id, purpose, now: OneTimeCode.select()
+    .where(OneTimeCode.user == user_id, OneTimeCode.purpose == purpose, OneTimeCode.closed_at.is_null(),
+           OneTimeCode.expires_at > now)
+    .order_by(OneTimeCode.created_at.desc())
+)
+
+
 def pending_code(user, purpose):
     """The open, unexpired challenge of `user` for `purpose`, or None."""
-    return (
-        OneTimeCode.select()
-        .where(
-            OneTimeCode.user == user,
-            OneTimeCode.purpose == purpose,
-            OneTimeCode.closed_at.is_null(),
-            OneTimeCode.expires_at > utcnow(),
-        )
-        .order_by(OneTimeCode.created_at.desc())
-        .first()
-    )
+    return PENDING_CODE.first(user.id, purpose, utcnow())
 
 
 def close_codes(user, purpose):

@@ -1,7 +1,7 @@
 """Changing the sign-in address: a single-use link to the new address (24 hours); the change happens when it is followed."""
 from peewee import IntegrityError
 
-from models import Token, User, db, utcnow
+from models import Prepared, Token, User, db, utcnow
 
 from . import tokens
 
@@ -17,14 +17,16 @@ def start(user, new_email):
     return tokens.issue_token(user, PURPOSE, tokens.EMAIL_CHANGE_LIFETIME, data=new_email)
 
 
+PENDING = Prepared(  # asked by the personal-data page on every visit
+    lambda user_id, purpose, now: Token.select()
+    .where(Token.user == user_id, Token.purpose == purpose, Token.used_at.is_null(), Token.expires_at > now)
+    .order_by(Token.created_at.desc())
+)
+
+
 def pending(user):
     """The live pending change (its `data` is the new address), or None."""
-    return (
-        Token.select()
-        .where(Token.user == user, Token.purpose == PURPOSE, Token.used_at.is_null(), Token.expires_at > utcnow())
-        .order_by(Token.created_at.desc())
-        .first()
-    )
+    return PENDING.first(user.id, PURPOSE, utcnow())
 
 
 def cancel(user):

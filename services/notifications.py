@@ -20,7 +20,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models import (LowBalanceAlert, Notification, NotificationPreference, OutboxMessage, User,
+from models import (LowBalanceAlert, Notification, NotificationPreference, OutboxMessage, Prepared, User,
                     UserAdminSettings, db, utcnow, write_transaction)
 from models.notifications import CATEGORIES, CHANNELS
 from services import results
@@ -59,10 +59,16 @@ def default_enabled(category, channel):
     return channel in DEFAULT_ON
 
 
+PREFERENCES_OF = Prepared(  # the grid on the personal-data page, and every notify()
+    lambda user_id: NotificationPreference.select(NotificationPreference.category, NotificationPreference.channel,
+                                                  NotificationPreference.enabled)
+    .where(NotificationPreference.user == user_id)
+)
+
+
 def preferences(user):
     """{(category, channel): bool} for every box of the grid."""
-    chosen = {(p.category, p.channel): p.enabled for p in
-              NotificationPreference.select().where(NotificationPreference.user == user.id)}
+    chosen = {(p.category, p.channel): p.enabled for p in PREFERENCES_OF.all(user.id)}
     return {(c, ch): chosen.get((c, ch), default_enabled(c, ch)) for c in CATEGORIES for ch in CHANNELS}
 
 

@@ -26,7 +26,8 @@ def test_the_grid_shows_every_category_and_channel_with_unavailable_ones_disable
     assert 'name="security.email" value="1" aria-labelledby="nt-row-security nt-col-email"' in html
     assert 'aria-labelledby="nt-row-security nt-col-sms" disabled aria-describedby="nt-why-sms"' in html
     assert "Confirm a phone number first." in html and 'href="/app/personal-data#phone-section"' in html
-    assert "Telegram is not set up on this server." in html
+    # a channel this server does not offer (no Telegram or Slack bot) has neither a column nor a note
+    assert 'nt-col-telegram' not in html and 'nt-why-slack' not in html and "Telegram" not in html
     # billing and imports need their permissions (seed 002)
     assert 'name="billing.email"' not in html and 'name="imports.email"' not in html
     assert 'id="low-balance"' not in html
@@ -81,6 +82,7 @@ def test_reachable_channels_are_enabled(app, client, org):
     html = client.get("/app/personal-data").get_data(as_text=True)
     assert re.search(r'name="security.sms"[^>]*hx-post', html)
     assert re.search(r'name="security.telegram"[^>]*hx-post', html)
+    assert 'aria-labelledby="nt-row-security nt-col-slack" disabled aria-describedby="nt-why-slack"' in html
     assert "No Slack chat ID" in html
 
 

@@ -72,3 +72,22 @@ def test_every_entry_is_named_as_its_page_in_both_languages(app, client, admin):
             html = client.get(href, follow_redirects=True).get_data(as_text=True)
             heading = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.DOTALL).group(1)
             assert text == re.sub(r"<[^>]+>", "", heading).strip(), (language, href)
+
+
+def test_the_kept_panel_follows_language_and_permissions(signed_in, user):
+    """The panel's HTML is kept per language and set of entries (panel_html): the same person's next page in
+    another language, or after a new permission, gets the panel that matches, never the one kept before."""
+    from services.permissions import grant
+
+    def texts():
+        return [text for _h, text, _c in panel_links(signed_in.get("/app/personal-data").get_data(as_text=True))]
+
+    assert texts() == texts() and "Settlements" not in texts()
+    user.language = "ru"
+    user.save()
+    assert texts()[0] == "Личные данные"
+    grant(user, "billing.view")
+    assert "Расчёты" in texts()
+    user.language = "en"
+    user.save()
+    assert "Settlements" in texts() and texts()[0] == "Personal data"

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from extensions import count_attempt, seconds_until_allowed
-from models import MailServer, db, utcnow
+from models import MailServer, Prepared, db, utcnow
 from services import audit, crypto, passwords, sessions
 from services.mail_servers import BlockedAddress, check_soon, send_mail
 from services.mailer import MailError
@@ -136,14 +136,17 @@ def reason_text(reason):
     return REASONS.get(reason, "")
 
 
+SERVERS_OF = Prepared(  # the personal-data page's section, on every visit
+    lambda owner_id, organization_id: MailServer.select()
+    .where(MailServer.owner == owner_id, MailServer.organization == organization_id)
+    .order_by(MailServer.id)
+)
+
+
 @bp.app_template_global("mail_servers_for")
 def servers_of(user):
     """The person's own servers, oldest first."""
-    return list(
-        MailServer.select()
-        .where(MailServer.owner == user.id, MailServer.organization == user.organization_id)
-        .order_by(MailServer.id)
-    )
+    return SERVERS_OF.all(user.id, user.organization_id)
 
 
 def own_server(server_id):

@@ -55,32 +55,42 @@ def setup_url(user, channel):
     return None
 
 
+def offered(channel):
+    """Whether this server offers the channel at all: Telegram and Slack only with their bot set up."""
+    return channel not in ("telegram", "slack") or bool(current_app.config.get(f"{channel.upper()}_BOT_TOKEN"))
+
+
 @bp.app_template_global()
 def notification_grid(user):
-    """The section's grid: channels (with why one is unavailable and where to fix it) and a row per category."""
+    """The section's grid, as tuples the template unpacks: the columns (code, label, why unusable) of the channels
+    this server offers, a row (code, label, boxes) per category with a box (channel, URL it posts to, ticked) per
+    column, no URL for a box that cannot be ticked; and the notes (code, label, why, where to fix it) of the
+    columns that cannot be used. A channel the server does not offer has neither column nor note."""
     problems = channel_problems(user, current_app.config)
     chosen = preferences(user)
-    channels = [{"code": ch, "label": CHANNEL_LABELS[ch], "problem": problems.get(ch),
-                 "setup_url": setup_url(user, ch) if ch in problems else None} for ch in CHANNELS]
-    rows = []
-    for category in categories_for(user):
-        # A disabled box is never posted: no URL to build for it (url_for is a good part of the grid's cost).
-        boxes = [{"name": f"{category}.{ch}", "channel": ch, "disabled": ch in problems,
-                  "checked": chosen[(category, ch)] and ch not in problems,
-                  "url": None if ch in problems else url_for("notifications.save_box", category=category, channel=ch)}
-                 for ch in CHANNELS]
-        rows.append({"code": category, "label": CATEGORY_LABELS[category], "boxes": boxes})
-    return {"channels": channels, "rows": rows, "has_problems": bool(problems)}
+    shown = [ch for ch in CHANNELS if offered(ch)]
+    columns = [(ch, CHANNEL_LABELS[ch], problems.get(ch)) for ch in shown]
+    rows = [(category, CATEGORY_LABELS[category],
+             [(ch, None, False) if ch in problems else
+              (ch, url_for("notifications.save_box", category=category, channel=ch), chosen[(category, ch)])
+              for ch in shown])
+            for category in categories_for(user)]
+    notes = [(ch, CHANNEL_LABELS[ch], problems[ch], setup_url(user, ch)) for ch in shown if ch in problems]
+    return {"columns": columns, "rows": rows, "notes": notes}
+
+
+ALERT_OF = Prepared(lambda user_id: LowBalanceAlert.select().where(LowBalanceAlert.user == user_id))
 
 
 @bp.app_template_global()
-def low_balance_view(user):
-    """None when the person may not see billing; else the threshold as typed in the form and the currency."""
+def low_balance_view(user, saved=False):
+    """None when the person may not see billing; else the threshold as typed in the form and the currency, and
+    once it was `saved`, the amount as the confirmation states it."""
     if not has_permission(user, "billing.view"):
         return None
-    alert = LowBalanceAlert.get_or_none(LowBalanceAlert.user == user.id)
+    alert = ALERT_OF.first(user.id)
     return {"value": f"{alert.threshold:.2f}" if alert else "", "currency": currency_symbol(user.organization.currency, locale_code()),
-            "shown": format_money(alert.threshold, user.organization.currency, locale_code()) if alert else ""}
+            "shown": format_money(alert.threshold, user.organization.currency, locale_code()) if alert and saved else ""}
 
 
 def section_page(block, status=200, **context):
