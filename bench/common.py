@@ -28,10 +28,11 @@ def autosave():
 
 
 def prepare_database(database_url, users):
-    """A fresh schema at database_url with one organization and `users` people user<n>@bench.local."""
+    """A fresh schema at database_url with one organization and `users` people user<n>@bench.local, each
+    with one mail server (so their page polls its status, as a person's with a server does)."""
     sys.path.insert(0, str(ROOT))
     import migrations
-    from models import Organization, User, db, open_database
+    from models import MailServer, Organization, User, db, open_database
     from services import passwords
 
     if database_url.startswith("postgres"):
@@ -47,7 +48,10 @@ def prepare_database(database_url, users):
         org = Organization.create(name="Bench Ltd", balance="100.00")
         password_hash = passwords.hash_password(PASSWORD)
         for n in range(users):
-            User.create(organization=org, email=f"user{n}@bench.local", password_hash=password_hash, full_name=f"User {n}")
+            user = User.create(organization=org, email=f"user{n}@bench.local", password_hash=password_hash,
+                               full_name=f"User {n}")
+            MailServer.create(owner=user, organization=org, host="smtp.bench.local", port=587,
+                              from_email=f"user{n}@bench.local", status="online")
     if hasattr(database, "close_all"):
         database.close_all()
 
@@ -121,8 +125,8 @@ class Tab:
     def __init__(self, port):
         self.port, self.cookie, self.token, self.conn = port, "", "", None
 
-    def request(self, method, path, form=None, htmx=False):
-        headers = {"Cookie": self.cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    def request(self, method, path, form=None, htmx=False, headers=None):
+        headers = {"Cookie": self.cookie, "Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         if htmx:
             headers.update({"HX-Request": "true", "X-CSRFToken": self.token})
         body = urlencode(form) if form is not None else None

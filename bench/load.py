@@ -28,8 +28,19 @@ import threading
 import time
 from pathlib import Path
 
-from common import (AUTOSAVE_PATH, GUNICORN_CONFIG, ROOT, Tab, bench_env, create_postgres_database, percentiles,
-                    prepare_database, start_bare_flask, start_gunicorn, stop)
+from common import (
+    AUTOSAVE_PATH,
+    GUNICORN_CONFIG,
+    ROOT,
+    Tab,
+    bench_env,
+    create_postgres_database,
+    percentiles,
+    prepare_database,
+    start_bare_flask,
+    start_gunicorn,
+    stop,
+)
 
 AUTOSAVE = ("autosave", 1, "POST", AUTOSAVE_PATH, "name")
 
@@ -40,7 +51,8 @@ def discover_mix(page):
     checkbox = re.search(r'hx-post="(/app/[^"]*notification[^"]*)"', page)
     if checkbox:
         mix.append(("checkbox", 2, "POST", checkbox.group(1), "checkbox"))
-    poll = re.search(r'hx-get="(/app/[^"]*(?:status|mail-servers)[^"]*)"', page)
+    # The mail-server status poller (until 2026-12 this matched the "Add" button's dialog instead).
+    poll = re.search(r'hx-get="(/app/[^"]*)" hx-trigger="every', page)
     if poll:
         mix.append(("status poll", 2, "GET", poll.group(1), None))
     return mix
@@ -86,7 +98,9 @@ def run_load(tabs, seconds, mix, rate=None):
                 data = {"csrf_token": client.token}
             started = scheduled if rate else time.perf_counter()
             try:
-                status, _body = client.request(method, path, data, htmx=method == "POST" or kind == "status poll")
+                poll = kind == "status poll"
+                status, _body = client.request(method, path, data, htmx=method == "POST" or poll,
+                                               headers={"X-Background-Poll": "1"} if poll else None)
             except (OSError, http.client.HTTPException):
                 status = 599
             local.append((kind, status, time.perf_counter() - started))
