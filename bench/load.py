@@ -51,8 +51,8 @@ def discover_mix(page):
     checkbox = re.search(r'hx-post="(/app/[^"]*notification[^"]*)"', page)
     if checkbox:
         mix.append(("checkbox", 2, "POST", checkbox.group(1), "checkbox"))
-    # The mail-server status poller (until 2026-12 this matched the "Add" button's dialog instead).
-    poll = re.search(r'hx-get="(/app/[^"]*)" hx-trigger="every', page)
+    # The mail-server status poller, every 5 s (until 2026-12 this matched the "Add" button's dialog).
+    poll = re.search(r'hx-get="(/app/[^"]*/status)" hx-trigger="every', page)
     if poll:
         mix.append(("status poll", 2, "GET", poll.group(1), None))
     return mix
