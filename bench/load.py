@@ -202,8 +202,11 @@ def main():
             print(f"autosave / bare Flask throughput, {label}: {rps / bare_rps:.2f}")
         if args.baseline_tree:
             ratio = report["this tree"][1] / report["baseline"][1]
+            pairs = [len(a) / len(b) for a, b in zip(report["this tree"][0], report["baseline"][0])]
             print(f"capacity, this tree / baseline: {ratio:.2f}x "
-                  f"({report['this tree'][1]:.0f} / {report['baseline'][1]:.0f} req/s, medians of the rounds)")
+                  f"({report['this tree'][1]:.0f} / {report['baseline'][1]:.0f} req/s, medians of the rounds); "
+                  f"round by round (each pair back to back): {', '.join(f'{r:.2f}' for r in pairs)}, "
+                  f"median {statistics.median(pairs):.2f}x")
 
 
 if __name__ == "__main__":
