@@ -80,7 +80,6 @@ def create_app(config=None):
     return app
 
 
-
 def instance_secret(instance_path):
     """A per-installation secret key kept in instance/secret_key, made on first run."""
     path = Path(instance_path) / "secret_key"

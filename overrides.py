@@ -19,8 +19,9 @@ from wtforms.validators import ValidationError
 class CompactTemplates(Extension):
     """Templates lose their indentation and the line break after a line holding only a `{% tag %}`
     before they are compiled: HTML shows any run of whitespace as one space, and the indentation is
-    some 5% of a page's gzip (bench/page_weight.py). Only the template's own text changes, never a
-    value put in it; a line's break before such a tag line stays, so words never run together.
+    13.6 % of the personal-data page as the app sends it, 4.6 % gzipped (bench/overrides.py). Only the
+    template's own text changes, never a value put in it; a line's break before such a tag line stays,
+    so words never run together.
     No template has <pre> or <textarea>, where this would show."""
 
     def preprocess(self, source, name, filename=None):
