@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jinja2 import StrictUndefined
-from jinja2.ext import Extension
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_accept_header
@@ -29,8 +28,9 @@ from blueprints.errors import error_response
 from config import ROOT, Config
 from extensions import babel, csrf, init_rate_limits, install_template_i18n, login_manager, remember_page_language
 from models import User, db, open_database, write_transaction
+from overrides import CompactTemplates, CookieSessions
 from services import invoice_document, passwords
-from services.sessions import CookieSessions, end_session, live_session
+from services.sessions import end_session, live_session
 
 STATIC_DIR = ROOT / "static"
 
@@ -78,18 +78,6 @@ def create_app(config=None):
     app.jinja_env.add_extension(CompactTemplates)
     app.jinja_env.globals.update(asset_url=asset_url, languages=app.config["LANGUAGES"])
     return app
-
-
-class CompactTemplates(Extension):
-    """Templates lose their indentation and the line break after a line holding only a `{% tag %}`
-    before they are compiled: HTML shows any run of whitespace as one space, and the indentation is
-    some 5% of a page's gzip (bench/page_weight.py). Only the template's own text changes, never a
-    value put in it; a line's break before such a tag line stays, so words never run together.
-    No template has <pre> or <textarea>, where this would show."""
-
-    def preprocess(self, source, name, filename=None):
-        source = re.sub(r"\n[ \t]+", "\n", source)
-        return re.sub(r"(?m)^(\{%(?!-)(?:(?!%\}).)*(?<!-)%\})\n", r"\1", source)
 
 
 def instance_secret(instance_path):

@@ -1,20 +1,19 @@
 """Flask extensions, created here and bound to the app in create_app()."""
-import hmac
 import logging
 import time
 from functools import cached_property
 
-from flask import current_app, g, request, session
+from flask import current_app, g, request
 from flask_babel import Babel, Domain, get_locale
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect, same_origin, validate_csrf
 from jinja2 import pass_context
 from markupsafe import Markup
 from limits import parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from wtforms.validators import ValidationError
+
+from overrides import RememberingCSRF
 
 
 def client_ip():
@@ -83,55 +82,6 @@ def install_template_i18n(app):
     # and context processors run for every fragment.
     app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext, locale_code=locale_code)
 
-
-class RememberingCSRF(CSRFProtect):
-    """Flask-WTF's CSRF protection, remembering which signed tokens verified.
-
-    A tab sends the same signed token with every request, and checking its signature (key derivation,
-    HMAC, base64, JSON) was a fifteenth of an autosave's cost. Tokens never expire by time here
-    (WTF_CSRF_TIME_LIMIT is None: a token lives as long as its session), so the same bytes under the
-    same key always verify to the same session value: that value is kept per process and compared with
-    the session's on every request. Tokens that fail are never kept. `protect` is Flask-WTF's own,
-    with `validate_csrf` replaced by `validate`."""
-
-    MAX_REMEMBERED = 4096
-
-    def __init__(self, app=None):
-        self.verified = {}  # (secret key, signed token) -> the session value it was signed from
-        super().__init__(app)
-
-    def validate(self, token):
-        config = current_app.config
-        if config["WTF_CSRF_TIME_LIMIT"] is not None:  # tokens that expire cannot be remembered
-            return validate_csrf(token)
-        field = config["WTF_CSRF_FIELD_NAME"]
-        key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, token)
-        expected = session.get(field)
-        raw = self.verified.get(key) if token else None
-        if raw is None or expected is None:
-            validate_csrf(token)  # raises with Flask-WTF's reason
-            if len(self.verified) >= self.MAX_REMEMBERED:
-                self.verified.clear()
-            self.verified[key] = session[field]
-        elif not hmac.compare_digest(expected, raw):
-            raise ValidationError("The CSRF tokens do not match.")
-
-    def protect(self, apply_exemptions=False):
-        if apply_exemptions and (not request.endpoint or self._is_exempt()):
-            return
-        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
-            return
-        try:
-            self.validate(self._get_csrf_token())
-        except ValidationError as e:
-            logging.getLogger("flask_wtf.csrf").info(e.args[0])  # as Flask-WTF logs it
-            self._error_response(e.args[0])
-        if request.is_secure and current_app.config["WTF_CSRF_SSL_STRICT"]:
-            if not request.referrer:
-                self._error_response("The referrer header is missing.")
-            if not same_origin(request.referrer, f"https://{request.host}/"):
-                self._error_response("The referrer does not match the host.")
-        g.csrf_valid = True
 
 
 csrf = RememberingCSRF()

@@ -28,10 +28,11 @@ def autosave():
 
 
 def prepare_database(database_url, users):
-    """A fresh schema at database_url with one organization and `users` people user<n>@bench.local."""
+    """A fresh schema at database_url with one organization and `users` people user<n>@bench.local, each
+    with one mail server (so their page polls its status, as a person's with a server does)."""
     sys.path.insert(0, str(ROOT))
     import migrations
-    from models import Organization, User, db, open_database
+    from models import MailServer, Organization, User, db, open_database
     from services import passwords
 
     if database_url.startswith("postgres"):
@@ -47,7 +48,10 @@ def prepare_database(database_url, users):
         org = Organization.create(name="Bench Ltd", balance="100.00")
         password_hash = passwords.hash_password(PASSWORD)
         for n in range(users):
-            User.create(organization=org, email=f"user{n}@bench.local", password_hash=password_hash, full_name=f"User {n}")
+            user = User.create(organization=org, email=f"user{n}@bench.local", password_hash=password_hash,
+                               full_name=f"User {n}")
+            MailServer.create(owner=user, organization=org, host="smtp.bench.local", port=587,
+                              from_email=f"user{n}@bench.local", status="online")
     if hasattr(database, "close_all"):
         database.close_all()
 
@@ -76,10 +80,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_gunicorn(spec, workers, env, cwd=ROOT):
+GUNICORN_CONFIG = "deploy/gunicorn.conf.py"  # production's settings, in the tree that is started
+
+
+def start_gunicorn(spec, workers, env, cwd=ROOT, config=None):
+    """gunicorn in `cwd`, a checkout: its own code, with its own deploy/gunicorn.conf.py when it has one
+    (or the settings file `config`)."""
     port = free_port()
+    config = config or (Path(cwd) / GUNICORN_CONFIG)
+    config = ["--config", str(config)] if Path(config).is_file() else []
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+        [str(ROOT / ".venv/bin/gunicorn"), *config, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", spec],
         cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
@@ -97,33 +108,50 @@ def stop(process):
     process.wait(10)
 
 
-def start_bare_flask(fragment, workers, env, folder):
-    """The baseline: gunicorn serving a Flask route that reads the form and returns `fragment`."""
+def start_bare_flask(fragment, workers, env, folder, config=None):
+    """The baseline: gunicorn serving a Flask route that reads the form and returns `fragment` (with the
+    gunicorn settings file `config`, when given)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bare_app.py").write_text(BARE_APP)
     (folder / "fragment.html").write_bytes(fragment)
-    return start_gunicorn("bare_app:app", workers, env, folder)
+    return start_gunicorn("bare_app:app", workers, env, folder, config)
 
 
 class Tab:
-    """One signed-in browser tab: its cookie and CSRF token (a new connection per request, as gunicorn's
-    sync workers close them)."""
+    """One signed-in browser tab: its cookie and CSRF token. Like a browser it keeps its connection open
+    unless the server closes it (gunicorn's sync workers close every one)."""
 
     def __init__(self, port):
-        self.port, self.cookie, self.token = port, "", ""
+        self.port, self.cookie, self.token, self.conn = port, "", "", None
 
-    def request(self, method, path, form=None, htmx=False):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Cookie": self.cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    def request(self, method, path, form=None, htmx=False, headers=None):
+        headers = {"Cookie": self.cookie, "Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         if htmx:
             headers.update({"HX-Request": "true", "X-CSRFToken": self.token})
+        body = urlencode(form) if form is not None else None
+        reused, conn, self.conn = self.conn is not None, self.conn, None
         try:
-            conn.request(method, path, body=urlencode(form) if form is not None else None, headers=headers)
-            response = conn.getresponse()
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                if not reused:
+                    raise
+                conn.close()  # the server closed the idle connection meanwhile: a browser sends it again
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
             data = response.read()
-        finally:
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        if response.will_close:
             conn.close()
+        else:
+            self.conn = conn
         if response.getheader("Set-Cookie"):
             self.cookie = response.getheader("Set-Cookie").split(";", 1)[0]
         return response.status, data

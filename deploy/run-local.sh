@@ -17,4 +17,4 @@ echo "Kabinet (production mode) on http://127.0.0.1:${PORT:-8000}/ with ${WORKER
 # Supervised as the systemd units are: a process that dies is started again, the other keeps running.
 exec .venv/bin/python deploy/supervise.py \
     "scheduler=.venv/bin/flask --app app:create_app scheduler" \
-    "web=.venv/bin/gunicorn --workers ${WORKERS:-4} --bind 127.0.0.1:${PORT:-8000} app:create_app()"
+    "web=.venv/bin/gunicorn --config deploy/gunicorn.conf.py --workers ${WORKERS:-4} --bind 127.0.0.1:${PORT:-8000} app:create_app()"

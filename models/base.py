@@ -1,9 +1,11 @@
 """The database proxy and the base model every table derives from."""
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect, register_database
+from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
 
@@ -29,7 +31,38 @@ def open_database(url):
             f"sqlite+pool://{rest}", pragmas=pragmas, max_connections=64, stale_timeout=600, check_same_thread=False,
             lock_type="IMMEDIATE",
         )
+    if scheme == "postgresql":
+        scheme = "kabinet-postgresql"  # RecentlyCheckedPool below
     return connect(f"{scheme}+pool://{rest}", max_connections=32, stale_timeout=300)
+
+
+class RecentlyCheckedPool(PooledPostgresqlDatabase):
+    """peewee's PostgreSQL pool, which asks the server `SELECT 1` whenever a connection is taken from it:
+    a round trip on every request, though the connection was given back a moment ago. Here only one that
+    sat unused for PING_AFTER seconds is asked (so after an outage the first requests get fresh
+    connections, as before). One that breaks within that second fails its request like a request in
+    flight at that moment would (a translated 503), and psycopg2 marks it closed, so it is discarded."""
+
+    PING_AFTER = 1.0  # seconds; bench/load.py: the ping was about 10 % of a sync worker's time
+
+    def __init__(self, *args, **kwargs):
+        self._returned = {}  # id(connection) -> monotonic time it was given back
+        super().__init__(*args, **kwargs)
+
+    def _is_closed(self, conn):
+        returned = self._returned.pop(id(conn), None)
+        if (not conn.closed and returned is not None and time.monotonic() - returned < self.PING_AFTER
+                and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+            return False
+        return super()._is_closed(conn)
+
+    def _close(self, conn, close_conn=False):
+        super()._close(conn, close_conn)
+        if not close_conn:
+            self._returned[id(conn)] = time.monotonic()
+
+
+register_database(RecentlyCheckedPool, "kabinet-postgresql+pool")
 
 
 @contextmanager

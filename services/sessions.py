@@ -1,10 +1,5 @@
 """Server-side session records: started at sign-in, checked on every request, ended on the server."""
-import copy
-import time
 from datetime import timedelta
-
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import BadSignature
 
 from models import Organization, Prepared, User, UserSession, utcnow
 
@@ -87,37 +82,3 @@ def end_sessions_outside(people):
 def mark_reauthenticated(record):
     UserSession.update(reauth_at=utcnow()).where(UserSession.id == record.id).execute()
 
-
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, remembering what recently seen cookies verified to.
-
-    Checking and decoding the cookie (HMAC, zlib, tagged JSON) was an eighth of an autosave's cost, and a
-    tab sends the same cookie on every request: the same bytes under the same key verify the same way,
-    so the content is kept per process with the time it was signed, and only its age is checked again.
-    Cookies that fail verification are never kept."""
-
-    MAX_REMEMBERED = 4096
-
-    def __init__(self):
-        self.verified = {}  # (secret key, cookie) -> (content, signed at in epoch seconds)
-
-    def open_session(self, app, request):
-        value = request.cookies.get(self.get_cookie_name(app))
-        if not value or not app.secret_key:
-            return super().open_session(app, request)
-        key = (app.secret_key, value)
-        found = self.verified.get(key)
-        if found is None:
-            try:
-                content, signed_at = self.get_signing_serializer(app).loads(value, return_timestamp=True)
-            except BadSignature:
-                return self.session_class()
-            if len(self.verified) >= self.MAX_REMEMBERED:
-                self.verified.clear()
-            found = self.verified[key] = (content, int(signed_at.timestamp()))
-        content, signed_at = found
-        if not 0 <= int(time.time()) - signed_at <= app.permanent_session_lifetime.total_seconds():
-            return self.session_class()  # expired (itsdangerous' max_age rule)
-        # The session may be changed in place (flash messages append to a list): never hand out the kept one.
-        flat = all(isinstance(v, (str, int, float, type(None))) for v in content.values())
-        return self.session_class(dict(content) if flat else copy.deepcopy(content))

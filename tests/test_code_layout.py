@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("blueprints", "services", "models", "migrations")
-MODULES = ("app", "config", "extensions")
+MODULES = ("app", "config", "extensions", "overrides")
 
 
 def module_files():

@@ -58,7 +58,7 @@ def test_wrong_csrf_token_is_refused_and_changes_nothing(client, user):
 
 
 def test_a_token_that_verified_for_one_browser_is_refused_in_another(app, client, user):
-    """CSRF tokens are remembered once verified (extensions.RememberingCSRF): a remembered token still has
+    """CSRF tokens are remembered once verified (overrides.RememberingCSRF): a remembered token still has
     to belong to the session it is sent with, and a forged one is never remembered."""
     token = csrf_from(client.get("/login").get_data(as_text=True))
     headers = {"HX-Request": "true", "X-CSRFToken": token}

@@ -96,11 +96,11 @@ def test_sign_in_history_lists_successes_and_failures_and_pages_by_keyset(app, u
 
 
 def test_a_remembered_session_cookie_still_expires_and_a_forged_one_is_refused(app, signed_in, monkeypatch):
-    """The signed cookie's verified content is kept per process (services.sessions.CookieSessions); that
+    """The signed cookie's verified content is kept per process (overrides.CookieSessions); that
     must not stretch its lifetime nor let a changed cookie through."""
     import time
 
-    from services import sessions
+    import overrides
 
     assert signed_in.get("/app/personal-data").status_code == 200  # the cookie is now remembered
     cookie = signed_in.get_cookie(app.config["SESSION_COOKIE_NAME"])
@@ -110,7 +110,7 @@ def test_a_remembered_session_cookie_still_expires_and_a_forged_one_is_refused(a
     assert other.get("/app/personal-data").status_code == 302, "a cookie with a bad signature is no session"
 
     later = time.time() + app.permanent_session_lifetime.total_seconds() + 5
-    monkeypatch.setattr(sessions.time, "time", lambda: later)
+    monkeypatch.setattr(overrides.time, "time", lambda: later)
     response = signed_in.get("/app/personal-data")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
@@ -118,7 +118,7 @@ def test_a_remembered_session_cookie_still_expires_and_a_forged_one_is_refused(a
 def test_remembered_session_content_is_never_shared_between_requests(app):
     """A request that changes its session in place (a flash appends to a list) must not change what the
     next request with the same cookie gets."""
-    from services.sessions import CookieSessions
+    from overrides import CookieSessions
 
     interface = CookieSessions()
     with app.test_request_context("/"):
