@@ -80,6 +80,7 @@ class Config:
     WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 30)  # first retry; doubled after each failure
     WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)  # then the delivery is marked failed
     WEBHOOK_WORKERS = env_int("WEBHOOK_WORKERS", 8)  # deliveries sent at once by one scheduler
+    SERVICE_KEY_USES_DAYS = env_int("SERVICE_KEY_USES_DAYS", 90)  # each service key's trail of uses is kept this long
     WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30)  # finished deliveries stay in the log this long
 
     # argon2id cost; argon2-cffi's defaults (64 MiB, t=3) unless lowered for tests (never below 19 MiB, t=2).

@@ -7,4 +7,4 @@ from .profile import OneTimeCode
 from .security import ApiKey, Challenge, Passkey, RecoveryCode, TotpSecret, Webhook, WebhookAttempt, WebhookDelivery
 from .account import BalanceEntry, BillingDetails, DataExport, DeletionRequest, Invoice, InvoiceLine, ProcessingAgreement, StoredFile
 from .notifications import EventNotice, LowBalanceAlert, Notification, NotificationPreference, Operation, OutboxMessage
-from .integrations import IdempotencyRecord, ServiceKey
+from .integrations import IdempotencyRecord, ServiceKey, ServiceKeyUse

@@ -10,7 +10,7 @@ class ServiceKey(BaseModel):
     """A bearer key that acts for the organization, not for a person: it outlives whoever made it.
 
     Only the hash and the visible prefix are kept. Each use writes `last_used_at`, `last_used_ip` and adds
-    one to `use_count` (one UPDATE, no audit event per request: creating and revoking are audited)."""
+    one to `use_count`, and is kept as a ServiceKeyUse; creating and revoking are events of the log."""
 
     organization = pw.ForeignKeyField(Organization, backref="service_keys", on_delete="CASCADE")
     created_by = pw.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
@@ -42,6 +42,22 @@ class ServiceKey(BaseModel):
     user_id = None
 
 
+class ServiceKeyUse(BaseModel):
+    """One request made with a service key (the audit trail of its uses, kept SERVICE_KEY_USES_DAYS): when,
+    from where, what, and the answer's status. Refused uses of a known key (revoked, expired, from an
+    address its list leaves out) are kept too. Not in the events log, which they would flood."""
+
+    key = pw.ForeignKeyField(ServiceKey, backref="uses", on_delete="CASCADE")
+    at = pw.DateTimeField(default=utcnow)
+    ip = pw.CharField(max_length=45, default="")
+    method = pw.CharField(max_length=7, default="")
+    path = pw.CharField(max_length=200, default="")
+    status = pw.SmallIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("key", "at"), False),)
+
+
 class IdempotencyRecord(BaseModel):
     """The answer to a request sent with an Idempotency-Key, written in the same transaction as its effect.
 
@@ -60,4 +76,5 @@ class IdempotencyRecord(BaseModel):
 
 
 SERVICE_KEY_MODELS = [ServiceKey]
+SERVICE_KEY_USE_MODELS = [ServiceKeyUse]
 IDEMPOTENCY_MODELS = [IdempotencyRecord]

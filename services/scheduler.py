@@ -31,6 +31,7 @@ from services.files import sweep_partial_files
 from services.webhooks import WAKE_CHANNEL, deliver_due, purge_old_deliveries
 from services.notifications import deliver_notifications, purge_old_outbox
 from services.idempotency import forget_old as purge_idempotency_keys
+from services.service_keys import forget_old_uses as purge_service_key_uses
 
 log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x4B414249  # "KABI"
@@ -87,6 +88,7 @@ JOBS = [
     ("deliver_notifications", deliver_notifications, "NOTIFY_POLL_SECONDS"),
     ("purge_outbox", purge_old_outbox, 3600),
     ("purge_idempotency_keys", purge_idempotency_keys, 3600),
+    ("purge_service_key_uses", purge_service_key_uses, 3600),
     ("purge_old_events", purge_old_events, 3600),
     ("event_digests", send_event_digests, "EVENT_DIGEST_SECONDS"),
 ]

@@ -5,7 +5,7 @@ each use and are revocable; creating and revoking are audited."""
 import re
 from datetime import timedelta
 
-from models import AuditEvent, Organization, ServiceKey, User, utcnow
+from models import AuditEvent, Organization, ServiceKey, ServiceKeyUse, User, utcnow
 from services import service_keys
 from services.permissions import grant
 from services.tokens import digest
@@ -95,3 +95,28 @@ def test_the_address_list_expiry_and_revoking_refuse_the_key(app, client, user, 
     elsewhere = Organization.create(name="Other LLC")
     _theirs, their_row = service_keys.create_key(elsewhere.id, None, "Elsewhere", ["read"])
     assert client.post(f"{PAGE}/{their_row.id}/revoke", data={"csrf_token": token}).status_code == 404
+
+
+def test_every_use_refused_ones_too_is_kept_in_the_keys_trail_and_shown_to_managers(app, client, user, org):
+    """Issue 17: every use of a service key is audited, in its own trail (the events log would be flooded):
+    time, address, request and answer; a refused use of a known key too; old uses are forgotten."""
+    grant(user, "integrations.manage")
+    key, row = service_keys.create_key(org.id, user, "CRM", ["read"], allowed_ips="127.0.0.1")
+    assert client.get("/api/v1/operations/1", headers=bearer(key)).status_code == 404
+    client.post("/api/v1/events", headers=bearer(key), json={"type": "link.clicked"})  # no write scope: 403
+    outside = client.get("/api/v1/operations/1", headers=bearer(key), environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert outside.status_code == 403
+    trail = [(u.ip, u.method, u.path, u.status) for u in service_keys.recent_uses(row)]
+    assert trail == [("192.0.2.7", "GET", "/api/v1/operations/1", 403), ("127.0.0.1", "POST", "/api/v1/events", 403),
+                     ("127.0.0.1", "GET", "/api/v1/operations/1", 404)]
+    sign_in(client)
+    page = client.get(f"{PAGE}/{row.id}/uses", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "Использование ключа «CRM»" in page and "192.0.2.7" in page and "POST /api/v1/events" in page
+    assert f'href="{PAGE}/{row.id}/uses"' in client.get(PAGE).get_data(as_text=True)
+    other, theirs = service_keys.create_key(Organization.create(name="Other").id, None, "theirs", ["read"])
+    assert client.get(f"{PAGE}/{theirs.id}/uses").status_code == 404
+    ServiceKeyUse.update(at=utcnow() - timedelta(days=app.config["SERVICE_KEY_USES_DAYS"] + 1)).where(
+        ServiceKeyUse.status == 404).execute()
+    with app.app_context():
+        assert service_keys.forget_old_uses() == 1
+    assert len(service_keys.recent_uses(row)) == 2

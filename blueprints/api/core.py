@@ -99,7 +99,7 @@ def authenticate():
         return error(401, "unauthorized", _("Send an API key: Authorization: Bearer <key>."))
     key = key.strip()
     if service_keys.is_service_key(key):
-        row, problem = service_keys.authenticate(key, request.remote_addr or "")
+        row, problem = service_keys.authenticate(key, request.remote_addr or "", request.method, request.path)
     else:
         row, problem = apikeys.authenticate(key)
     if row is None:
@@ -112,6 +112,18 @@ def authenticate():
     g.api_user = User.get_by_id(row.user_id) if row.user_id is not None else None  # None: a service key
     g.api_organization_id = g.api_user.organization_id if g.api_user else row.organization_id
     return None
+
+
+@bp.after_request
+def record_service_key_use(response):
+    """Each request a service key made is kept in its trail with the answer's status (the key's page)."""
+    row = g.get("api_key")
+    if row is not None and row.user_id is None:
+        try:
+            service_keys.record_use(row, request.remote_addr or "", request.method, request.path, response.status_code)
+        except Exception:  # noqa: BLE001 (the database is away: the answer stands, the operator reads the log)
+            current_app.logger.exception("service key use not recorded")
+    return response
 
 
 def scope(name, service=False):

@@ -5,7 +5,7 @@ once, in the answer to the POST that made it), list with last use and use count,
 The routes join the security blueprint, so its re-authentication rule covers them."""
 from datetime import timedelta
 
-from flask import abort, flash, request, url_for
+from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField, TextAreaField
@@ -94,6 +94,15 @@ def revoke_service_key(key_id):
         flash(_("The service key “%(name)s” is revoked; requests with it are refused from now on.", name=row.name),
               "success")
     return see_other(url_for("security.service_keys_page"))
+
+
+@bp.get("/service-keys/<int:key_id>/uses")
+def service_key_uses(key_id):
+    """The key's trail: its latest requests, refused ones included, newest first."""
+    user = manager()
+    row = owned_or_404(ServiceKey, key_id, ServiceKey.organization == user.organization_id)
+    return render("security/service_key_uses.html", key=row, uses=service_keys.recent_uses(row),
+                  shown=service_keys.USES_SHOWN, days=current_app.config["SERVICE_KEY_USES_DAYS"])
 
 
 @bp.context_processor
