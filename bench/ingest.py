@@ -108,6 +108,9 @@ def bare_writer(url, org_id, key_hash, hooks, notify=True):
         if hooks and notify:
             cur.execute(f"NOTIFY {webhooks.WAKE_CHANNEL}")
         cur.execute("COMMIT")
+        cur.execute("INSERT INTO service_key_use (key_id, at, ip, method, path, status) "
+                    "SELECT id, %s, '127.0.0.1', 'POST', '/api/v1/events', 202 FROM service_key WHERE key_hash = %s",
+                    (now, key_hash))  # the key's trail of uses, written as the answer leaves (api.core)
         return 202
 
     return write, conn.close
